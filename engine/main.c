@@ -1,0 +1,209 @@
+/*
+** main.c: the raycai-run host (model: Lua's lua.c).
+** It creates one Lua state, registers the C primitives and the "raycai.host" facts for
+** require, points package.path at the Lua library, and runs raycai.cli.main(args) under
+** lua_pcall with a traceback handler. The CLI returns the exit code; an error that escapes it
+** is a bug and is reported with its traceback.
+*/
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <lua-cjson.h>
+
+#include "raycai.h"
+
+#ifndef RAYCAI_SHARE_REL
+#define RAYCAI_SHARE_REL "share/raycai"
+#endif
+
+int luaopen_cjson_safe (lua_State *L);
+
+static const char *progname = "raycai-run";
+
+
+/* Print "raycai-run: msg" on stderr, secrets redacted. */
+static void report (lua_State *L, const char *msg) {
+  size_t len = strlen(msg);
+  raycai_push_redacted(L, msg, len);
+  fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
+  fflush(stderr);
+  lua_pop(L, 1);
+}
+
+
+/* Message handler: add a traceback to string errors (lua.c's msghandler). */
+static int msghandler (lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+
+static int is_dir (const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+
+/* Folder holding this executable, from /proc/self/exe; "" when unknown. */
+static void exe_dir (char *out, size_t size) {
+  ssize_t n = readlink("/proc/self/exe", out, size - 1);
+  char *slash;
+  if (n <= 0) {
+    out[0] = '\0';
+    return;
+  }
+  out[n] = '\0';
+  slash = strrchr(out, '/');
+  if (slash != NULL)
+    *slash = '\0';
+}
+
+
+/*
+** Push the table require("raycai.host") returns: version, exe_dir, lua_dir, share_dir.
+** The Lua library is found through RAYCAI_LUA_PATH, then <exe>/lua (build tree), then
+** <exe>/../share/raycai/lua (installed).
+*/
+static void push_host_facts (lua_State *L) {
+  char dir[PATH_MAX], cand[PATH_MAX + 64];
+  const char *override = getenv("RAYCAI_LUA_PATH");
+  exe_dir(dir, sizeof dir);
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, RAYCAI_VERSION);
+  lua_setfield(L, -2, "version");
+  lua_pushstring(L, dir);
+  lua_setfield(L, -2, "exe_dir");
+  lua_pushstring(L, progname);
+  lua_setfield(L, -2, "progname");
+  if (override != NULL && *override != '\0') {
+    lua_pushstring(L, override);
+    lua_setfield(L, -2, "lua_dir");
+  }
+  else {
+    snprintf(cand, sizeof cand, "%s/lua", dir);
+    if (is_dir(cand)) {
+      lua_pushstring(L, cand);
+      lua_setfield(L, -2, "lua_dir");
+      lua_pushstring(L, dir);
+      lua_setfield(L, -2, "share_dir");
+      return;
+    }
+    snprintf(cand, sizeof cand, "%s/../%s/lua", dir, RAYCAI_SHARE_REL);
+    lua_pushstring(L, cand);
+    lua_setfield(L, -2, "lua_dir");
+  }
+  snprintf(cand, sizeof cand, "%s/lua", dir);
+  if (is_dir(cand))
+    lua_pushstring(L, dir);
+  else
+    lua_pushfstring(L, "%s/../%s", dir, RAYCAI_SHARE_REL);
+  lua_setfield(L, -2, "share_dir");
+}
+
+
+static int host_module (lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  return 1;
+}
+
+
+/* Register cjson, cjson.safe and raycai.host next to the C primitives. */
+static void preload_host (lua_State *L) {
+  raycai_preload(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_cjson);
+  lua_setfield(L, -2, "cjson");
+  lua_pushcfunction(L, luaopen_cjson_safe);
+  lua_setfield(L, -2, "cjson.safe");
+  push_host_facts(L);
+  lua_pushcclosure(L, host_module, 1);
+  lua_setfield(L, -2, "raycai.host");
+  lua_pop(L, 1);  /* pop preload table */
+}
+
+
+/* package.path = <lua_dir>/?.lua;<lua_dir>/?/init.lua ; no current-directory entries. */
+static void set_package_path (lua_State *L) {
+  lua_getglobal(L, "package");
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "raycai.host");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "lua_dir");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", lua_tostring(L, -1), lua_tostring(L, -1));
+  lua_setfield(L, -4, "path");
+  lua_pop(L, 2);  /* pop lua_dir, host */
+  lua_pushliteral(L, "");
+  lua_setfield(L, -2, "cpath");
+  lua_pop(L, 1);  /* pop package */
+}
+
+
+/* Everything runs here, protected: returns the exit code as an integer. */
+static int pmain (lua_State *L) {
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = (char **)lua_touserdata(L, 2);
+  int i;
+  luaL_checkversion(L);
+  luaL_openlibs(L);
+  preload_host(L);
+  set_package_path(L);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "raycai.cli");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "main");
+  lua_createtable(L, argc, 0);
+  for (i = 1; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_call(L, 1, 1);
+  lua_pushinteger(L, luaL_optinteger(L, -1, 0));
+  return 1;
+}
+
+
+int main (int argc, char **argv) {
+  int status, code;
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", progname);
+    return EXIT_FAILURE;
+  }
+  raycai_install_sigint();
+  lua_pushcfunction(L, msghandler);
+  lua_pushcfunction(L, pmain);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  status = lua_pcall(L, 2, 1, 1);
+  if (status == LUA_OK) {
+    code = (int)lua_tointeger(L, -1);
+  }
+  else {
+    const char *msg = lua_tostring(L, -1);
+    if (raycai_interrupted()) {
+      report(L, "interrupted");
+      code = 130;
+    }
+    else {
+      report(L, msg != NULL ? msg : "(error object is not a string)");
+      report(L, "this is a bug in raycai; please report it with the message above");
+      code = 1;
+    }
+  }
+  lua_close(L);
+  return code;
+}
