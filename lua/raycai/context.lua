@@ -1,0 +1,109 @@
+-- raycai.context: one run of one action. Holds the parameter values, the options, the state the
+-- steps share, and (on first use) the connection to CML; prints plan and status results.
+local ui = require "raycai.ui"
+
+local M = {}
+
+local Context = {}
+Context.__index = Context
+
+
+--- A new run context.
+function M.new(recipe, values, opts)
+  return setmetatable({ recipe = recipe, params = values, options = opts or {}, state = {},
+                        closers = {} }, Context)
+end
+
+
+--- The CML client for this run, connecting on first use (see raycai.target).
+function Context:client()
+  if self.cml then return self.cml end
+  local target = require "raycai.target"
+  local client, err = target.connect(self)
+  if not client then error(err, 0) end
+  self.cml = client
+  return client
+end
+
+
+--- Register a function to run when the context closes (stop the embedded simulator...).
+function Context:on_close(fn)
+  self.closers[#self.closers + 1] = fn
+end
+
+
+function M.close(ctx)
+  for i = #ctx.closers, 1, -1 do pcall(ctx.closers[i]) end
+  ctx.closers = {}
+end
+
+
+local function pad_table(rows)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for c, cell in ipairs(row) do widths[c] = math.max(widths[c] or 0, #cell) end
+  end
+  local out = {}
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for c, cell in ipairs(row) do
+      cells[c] = c < #row and (cell .. string.rep(" ", widths[c] - #cell)) or cell
+    end
+    out[#out + 1] = table.concat(cells, "  ")
+  end
+  return out
+end
+M.pad_table = pad_table
+
+
+local function print_plan(changes)
+  local pending = 0
+  local rows = { { "ACTION", "KIND", "NAME", "DETAIL" } }
+  for _, c in ipairs(changes) do
+    if c.action ~= "keep" then pending = pending + 1 end
+    rows[#rows + 1] = { c.action, c.kind or "", c.name or "", c.detail or "" }
+    ui.event("plan_change", { action = c.action, kind = c.kind, name = c.name, detail = c.detail, step = c.step })
+  end
+  for _, l in ipairs(pad_table(rows)) do ui.out(l) end
+  ui.out(pending == 0 and "No changes: the cluster matches the recipe."
+         or ("%d change(s) pending; run 'up' to apply."):format(pending))
+  ui.event("plan_summary", { pending = pending })
+  return pending
+end
+
+
+--- Run `action` on ctx. Returns the exit code, or nil, err for a failure.
+function M.run(ctx, action)
+  local r = ctx.recipe
+  if action == "up" then
+    local ok, err = r:up(ctx)
+    if not ok then return nil, err end
+    return 0
+  elseif action == "down" then
+    local ok, err = r:down(ctx)
+    if not ok then return nil, err end
+    return 0
+  elseif action == "plan" then
+    local changes, err = r:plan(ctx)
+    if not changes then return nil, err end
+    return print_plan(changes) == 0 and 0 or 3
+  elseif action == "status" then
+    local rows, err = r:status(ctx)
+    if not rows then return nil, err end
+    local healthy = r.hooks.print_status and r.hooks.print_status(ctx, rows)
+    if healthy == nil then
+      healthy = true
+      local t = { { "KIND", "NAME", "STATE" } }
+      for _, row in ipairs(rows) do
+        t[#t + 1] = { row.kind or "", row.name or "", row.state or "" }
+        if row.healthy == false then healthy = false end
+      end
+      for _, l in ipairs(pad_table(t)) do ui.out(l) end
+    end
+    return healthy and 0 or 3
+  end
+  error("unknown action " .. tostring(action))
+end
+
+
+return M

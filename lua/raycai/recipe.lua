@@ -1,0 +1,191 @@
+-- raycai.recipe: the recipe model and the runner of its actions.
+--
+-- A recipe is a table made by recipe.new{ name, doc, params, steps }. Each step is a table
+-- { name, plan, apply, destroy, status } of functions taking the run context `ctx`:
+--   plan(ctx)    -> list of changes { action = "create"|"update"|"delete"|"keep", kind, name, detail }
+--   apply(ctx)   -> true, summary | nil, err     (up, in order)
+--   destroy(ctx) -> true, summary | nil, err     (down, in reverse order)
+--   status(ctx)  -> list of rows { kind, name, role, state, ... } | nil, err
+-- ctx.params holds the parameter values, ctx.state is shared between the steps of one run.
+local params = require "raycai.params"
+local ui = require "raycai.ui"
+local clock = require "raycai.clock"
+
+local M = {}
+
+local Recipe = {}
+Recipe.__index = Recipe
+
+M.param = params.param
+
+
+local function check_step(step, i)
+  if type(step) ~= "table" then error(("recipe step %d must be a table"):format(i), 3) end
+  if type(step.name) ~= "string" or step.name == "" then
+    error(("recipe step %d needs a name"):format(i), 3)
+  end
+  for _, fn in ipairs({ "plan", "apply", "destroy", "status" }) do
+    if step[fn] ~= nil and type(step[fn]) ~= "function" then
+      error(("recipe step '%s': %s must be a function"):format(step.name, fn), 3)
+    end
+  end
+end
+
+
+--- Make a recipe.
+---@param def {name:string, doc?:string, params?:table, steps:table|fun(p:table):table}
+function M.new(def)
+  if type(def) ~= "table" then error("recipe.new expects a table", 2) end
+  if type(def.name) ~= "string" or def.name == "" then error("recipe.new: name is required", 2) end
+  if type(def.steps) ~= "table" and type(def.steps) ~= "function" then
+    error("recipe.new: steps must be a list of steps or a function returning one", 2)
+  end
+  if type(def.steps) == "table" then
+    for i, s in ipairs(def.steps) do check_step(s, i) end
+  end
+  params.flatten(def.params or {})  -- raises on a malformed tree
+  return setmetatable({ name = def.name, doc = def.doc or "", params = def.params or {},
+                        steps = def.steps, hooks = def.hooks or {} }, Recipe)
+end
+
+
+function M.is_recipe(v) return getmetatable(v) == Recipe end
+
+
+--- Copy a recipe with other parameter defaults (teams reuse a recipe with their own defaults).
+---@param overrides table  nested { path = value } of new defaults, e.g. { workers = 4, head = { cpu = 8 } }
+---@param extra? {name?:string, doc?:string, steps?:table}
+function Recipe:with(overrides, extra)
+  local function retree(tree, over, prefix)
+    local out = {}
+    for k, v in pairs(tree) do
+      local path = prefix and (prefix .. "." .. k) or k
+      local o = over and over[k]
+      if params.is_param(v) then
+        if o ~= nil then
+          local p = setmetatable({}, getmetatable(v))
+          for pk, pv in pairs(v) do p[pk] = pv end
+          p.default = o
+          local ok, err = params.check(p, path, o)
+          if not ok then error(err, 3) end
+          out[k] = p
+        else
+          out[k] = v
+        end
+      else
+        out[k] = retree(v, o, path)
+      end
+    end
+    for k in pairs(over or {}) do
+      if tree[k] == nil then
+        local hint = params.suggest(tree, (prefix and prefix .. "." or "") .. k)
+        error(("with(): no parameter '%s'%s"):format(k, hint and ("; did you mean '" .. hint .. "'?") or ""), 3)
+      end
+    end
+    return out
+  end
+  extra = extra or {}
+  return M.new { name = extra.name or self.name, doc = extra.doc or self.doc,
+                 params = retree(self.params, overrides), steps = extra.steps or self.steps,
+                 hooks = self.hooks }
+end
+
+
+--- The steps for these parameter values.
+function Recipe:step_list(values)
+  local steps = self.steps
+  if type(steps) == "function" then
+    steps = steps(values)
+    if type(steps) ~= "table" then error("recipe '" .. self.name .. "': steps() must return a list", 2) end
+    for i, s in ipairs(steps) do check_step(s, i) end
+  end
+  return steps
+end
+
+
+--- Parameter values: defaults, then the --set assignments, validated.
+function Recipe:values(sets)
+  local values = params.defaults(self.params)
+  local ok, err = params.apply_sets(self.params, values, sets or {})
+  if not ok then return nil, err end
+  ok, err = params.validate(self.params, values)
+  if not ok then return nil, err end
+  return values
+end
+
+
+local function run_step(step, fname, ctx)
+  local t0 = clock.monotonic()
+  ui.step_start(step.name)
+  local ok, summary = step[fname](ctx)
+  local secs = clock.monotonic() - t0
+  if not ok then
+    ui.step_done(step.name, false, tostring(summary))
+    return nil, summary
+  end
+  ui.step_done(step.name, true, (summary and (summary .. ", ") or "") .. string.format("%.1fs", secs))
+  return true
+end
+
+
+--- Run `up`: every step's apply, in order. Returns true or nil, err (the failing step's error).
+function Recipe:up(ctx)
+  for _, step in ipairs(self:step_list(ctx.params)) do
+    if step.apply then
+      local ok, err = run_step(step, "apply", ctx)
+      if not ok then return nil, err end
+    end
+  end
+  if self.hooks.summary then self.hooks.summary(ctx) end
+  return true
+end
+
+
+--- Run `down`: every step's destroy, in reverse order.
+function Recipe:down(ctx)
+  local steps = self:step_list(ctx.params)
+  for i = #steps, 1, -1 do
+    if steps[i].destroy then
+      local ok, err = run_step(steps[i], "destroy", ctx)
+      if not ok then return nil, err end
+    end
+  end
+  return true
+end
+
+
+--- Run `plan`: the changes every step would make. Returns the list or nil, err.
+function Recipe:plan(ctx)
+  local changes = {}
+  for _, step in ipairs(self:step_list(ctx.params)) do
+    if step.plan then
+      local list, err = step.plan(ctx)
+      if not list then return nil, ("%s: %s"):format(step.name, tostring(err)) end
+      for _, c in ipairs(list) do
+        c.step = step.name
+        changes[#changes + 1] = c
+      end
+    end
+  end
+  return changes
+end
+
+
+--- Run `status`: every step's rows. Returns the rows or nil, err.
+function Recipe:status(ctx)
+  local rows = {}
+  for _, step in ipairs(self:step_list(ctx.params)) do
+    if step.status then
+      local list, err = step.status(ctx)
+      if not list then return nil, ("%s: %s"):format(step.name, tostring(err)) end
+      for _, r in ipairs(list) do
+        r.step = step.name
+        rows[#rows + 1] = r
+      end
+    end
+  end
+  return rows
+end
+
+
+return M

@@ -1,0 +1,37 @@
+-- Run build/raycai-run as a user would: returns { code, stdout, stderr }.
+local proc = require "raycai.proc"
+
+local M = {}
+
+M.build = os.getenv("RAYCAI_BUILD_DIR") or "build"
+M.exe = M.build .. "/raycai-run"
+
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  os.remove(path)
+  return s
+end
+
+
+--- Run raycai-run with args; opts.env adds environment variables, opts.timeout bounds the run.
+function M.raycai(args, opts)
+  opts = opts or {}
+  local out, err = os.tmpname(), os.tmpname()
+  local argv = { M.exe }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  argv.env = opts.env
+  argv.stdout, argv.stderr = out, err
+  argv.cwd = opts.cwd
+  argv.kill_on_close = true
+  local p = assert(proc.spawn(argv))
+  local code = p:wait(opts.timeout or 120)
+  p:close()
+  return { code = code, stdout = slurp(out), stderr = slurp(err) }
+end
+
+
+return M
