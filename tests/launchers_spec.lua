@@ -1,0 +1,458 @@
+-- The launcher templates, rendered and run for real: the setup script builds a venv from a wheel
+-- of the stub ray (tests/fixtures/ray_stub), then head and worker launchers form a cluster on
+-- loopback. Every wait is a condition with a deadline.
+local template = require "raycai.template"
+local proc = require "raycai.proc"
+local fs = require "raycai.fs"
+local clock = require "raycai.clock"
+local http = require "raycai.http"
+local cjson = require "cjson"
+
+local TEMPLATES = "lua/raycai/templates/"
+local RAY_VERSION = "2.40.0"
+local WAIT = 60  -- seconds: generous deadline for anything to happen
+
+
+-- Every process a test starts, closed (and so TERMed, then KILLed) after the test.
+local spawned = {}
+
+local function spawn(argv)
+  argv.kill_on_close = true
+  argv.new_group = true
+  argv.stdin = "null"
+  local p = assert(proc.spawn(argv))
+  spawned[#spawned + 1] = p
+  return p
+end
+
+
+local function close_all()
+  for i = #spawned, 1, -1 do
+    spawned[i]:close()
+    spawned[i] = nil
+  end
+end
+
+
+local function read(path)
+  return fs.read(path) or ""
+end
+
+
+--- Wait until fn() returns a truthy value and return it; fail the test with `what` at the deadline.
+local function wait_for(what, fn, timeout)
+  local deadline = clock.monotonic() + (timeout or WAIT)
+  while true do
+    local v = fn()
+    if v then return v end
+    if clock.monotonic() > deadline then
+      error("timed out waiting for " .. what, 2)
+    end
+    clock.sleep(0.05)
+  end
+end
+
+
+--- Run argv to completion; returns exit code and combined output.
+local function run(argv, timeout)
+  local out = os.tmpname()
+  argv.stdout, argv.stderr = out, out
+  local p = spawn(argv)
+  local code = p:wait(timeout or WAIT * 2)
+  local text = read(out)
+  os.remove(out)
+  assert(code, "timed out running " .. argv[1] .. " " .. tostring(argv[2]) .. ":\n" .. text)
+  return code, text
+end
+
+
+--- n distinct free TCP ports on 127.0.0.1 (held together while chosen, so they differ).
+local function free_ports(n)
+  local code, out = run { "python3", "-c", [[
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+]], tostring(n) }
+  assert(code == 0, out)
+  local ports = {}
+  for p in out:gmatch("%d+") do ports[#ports + 1] = tonumber(p) end
+  return table.unpack(ports)
+end
+
+
+local client = assert(http.new { timeout = 5, connect_timeout = 2 })
+
+--- GET http://127.0.0.1:port/ -> decoded JSON body, or nil when nothing answers with 200.
+local function get_json(port)
+  local res = client:request { method = "GET", url = "http://127.0.0.1:" .. port .. "/" }
+  if not res or res.status ~= 200 then return nil end
+  return cjson.decode(res.body)
+end
+
+
+local function render(name, vars)
+  local text = assert(fs.read(TEMPLATES .. name .. ".tmpl"))
+  return assert(template.render(text, vars, { name = name .. ".tmpl" }))
+end
+
+
+--- Template variables for cluster `name` with venv `venv`; `over` replaces top-level groups.
+local function vars_for(name, over)
+  local v = {
+    cluster = { name = name, gcs_port = 6379 },
+    venv = { dir = ".raycai/venvs/fp-test", python = "python3" },
+    setup = { packages = { "ray==" .. RAY_VERSION }, find_links = "", fingerprint = "fp-test",
+              log = ".raycai/" .. name .. "/setup.log" },
+    head = { cpus = 1 },
+    worker = { cpus = 2, gpus = 0 },
+    timeouts = { head_wait = WAIT, ray_start = WAIT },
+    ray_start_retries = 3,
+  }
+  for k, val in pairs(over or {}) do v[k] = val end
+  return v
+end
+
+
+--- Render template `name` into <project>/.raycai/<cluster>/<name>; returns the script path.
+local function install(project, name, vars)
+  local dir = fs.join(project, ".raycai", vars.cluster.name)
+  assert(fs.mkdir(dir))
+  local path = fs.join(dir, name)
+  assert(fs.write(path, render(name, vars)))
+  return path
+end
+
+
+-- pip must see only the find-links folder the test gives it, not the machine's configuration.
+local PIP_ENV = { PIP_CONFIG_FILE = "/dev/null", PIP_FIND_LINKS = false, PIP_INDEX_URL = false,
+                  PIP_EXTRA_INDEX_URL = false, PIP_NO_INDEX = false }
+
+local function run_setup(project, vars)
+  local script = install(project, "setup_venv.py", vars)
+  return run { "python3", script, env = PIP_ENV, cwd = project }
+end
+
+
+local links = assert(fs.tempdir("raycai-links-"))
+
+local function build_wheel()
+  local code, out = run { "python3", "tests/support/stub_wheel.py", links, RAY_VERSION }
+  assert(code == 0, out)
+end
+
+
+describe("launcher templates", function()
+  setup(build_wheel)
+  after_each(close_all)
+
+  describe("rendering", function()
+    local hostile = "it's \"x\" $(touch /tmp/raycai-pwned) `id`\nline2 \\ \\n \u{e9}\u{1F600}'''"
+    local vars = vars_for(hostile, {
+      venv = { dir = ".raycai/venvs/a b'\"$(x)\n", python = "python3 $(id)" },
+      setup = { packages = { "ray[default]==2.40.0", "x'; import os; os.system('id') #",
+                             "y\"\"\"\n\\", "--index-url=http://evil" },
+                index_url = "https://mirror/simple?a='b'", find_links = "/links/$(x)",
+                fingerprint = "fp\"'\n", log = ".raycai/log'\"\\n" },
+    })
+
+    for _, name in ipairs { "setup_venv.py", "head.py", "worker.py" } do
+      it("compiles " .. name .. " and keeps hostile values intact", function()
+        local dir = assert(fs.tempdir("raycai-render-"))
+        local path = fs.join(dir, name)
+        assert(fs.write(path, render(name, vars)))
+        local code, out = run { "python3", "-m", "py_compile", path }
+        assert.equal(0, code, out)
+        code, out = run { "python3", path, "--print-config", cwd = dir }
+        assert.equal(0, code, out)
+        local cfg = cjson.decode(out)
+        assert.equal(hostile, cfg.cluster)
+        assert.equal(vars.venv.dir, cfg.venv_dir)
+        assert.equal(vars.setup.fingerprint, cfg.fingerprint)
+        assert.equal(vars.setup.log, cfg.setup_log)
+        if name == "setup_venv.py" then
+          assert.same(vars.setup.packages, cfg.packages)
+          assert.equal(vars.venv.python, cfg.venv_python)
+          assert.equal(vars.setup.index_url, cfg.index_url)
+          assert.equal(vars.setup.find_links, cfg.find_links)
+        end
+        assert.is_false(fs.exists("/tmp/raycai-pwned"))
+        fs.remove(dir, { recursive = true })
+      end)
+    end
+
+    it("renders numbers for ray start as whole counts", function()
+      local v = vars_for("nums", { worker = { cpus = 4.0, gpus = 1 },
+                                   timeouts = { head_wait = 2.5, ray_start = 7 },
+                                   ray_start_retries = 5 })
+      local dir = assert(fs.tempdir("raycai-render-"))
+      local path = fs.join(dir, "worker.py")
+      assert(fs.write(path, render("worker.py", v)))
+      local code, out = run { "python3", path, "--print-config" }
+      assert.equal(0, code, out)
+      local cfg = cjson.decode(out)
+      assert.same({ "4", "1", 2.5, 7, 5 }, { cfg.worker_cpus, cfg.worker_gpus, cfg.head_wait,
+                                           cfg.ray_start_timeout, cfg.ray_start_retries })
+      fs.remove(dir, { recursive = true })
+    end)
+  end)
+
+  describe("setup_venv.py", function()
+    local project
+
+    before_each(function()
+      project = assert(fs.tempdir("raycai-proj-"))
+    end)
+
+    after_each(function()
+      fs.remove(project, { recursive = true })
+    end)
+
+    local function setup_vars(packages, fingerprint)
+      return vars_for("c1", { setup = { packages = packages, find_links = links,
+                                        fingerprint = fingerprint,
+                                        log = ".raycai/c1/setup.log" },
+                              venv = { dir = ".raycai/venvs/" .. fingerprint,
+                                       python = "python3" } })
+    end
+
+    it("builds the venv from the stub wheel and writes the marker last", function()
+      local code, out = run_setup(project, setup_vars({ "ray==" .. RAY_VERSION }, "fp-one"))
+      assert.equal(0, code, out)
+      local venv = fs.join(project, ".raycai/venvs/fp-one")
+      assert.equal("fp-one\n", read(fs.join(venv, ".raycai-complete")))
+      local log = read(fs.join(project, ".raycai/c1/setup.log"))
+      assert.matches("=== raycai setup [^\n]*fingerprint fp%-one", log)
+      assert.matches("pip install [^\n]*%-%-find%-links [^\n]*%-%-no%-index", log)
+      assert.matches("Successfully installed ray%-" .. RAY_VERSION:gsub("%.", "%%."), log)
+      -- the marker is the newest file in the venv
+      code, out = run { "python3", "-c", [[
+import os, sys
+venv = sys.argv[1]
+marker = os.path.getmtime(os.path.join(venv, ".raycai-complete"))
+newer = [os.path.join(d, f) for d, _, fs in os.walk(venv) for f in fs
+         if f != ".raycai-complete" and os.path.getmtime(os.path.join(d, f)) > marker]
+print("\n".join(newer))
+sys.exit(1 if newer else 0)
+]], venv }
+      assert.equal(0, code, "files newer than the marker:\n" .. out)
+      code, out = run { fs.join(venv, "bin/ray"), "--version" }
+      assert.equal(0, code, out)
+      assert.equal("ray, version " .. RAY_VERSION .. "\n", out)
+    end)
+
+    it("leaves a complete venv alone on a second run", function()
+      local vars = setup_vars({ "ray==" .. RAY_VERSION }, "fp-two")
+      local code, out = run_setup(project, vars)
+      assert.equal(0, code, out)
+      local marker = fs.join(project, ".raycai/venvs/fp-two/.raycai-complete")
+      local before = assert(fs.stat(marker))
+      code, out = run_setup(project, vars)
+      assert.equal(0, code, out)
+      assert.matches("nothing to do", out)
+      assert.not_matches("pip install", out)
+      assert.same(before, assert(fs.stat(marker)))
+      local log = read(fs.join(project, ".raycai/c1/setup.log"))
+      local _, headers = log:gsub("=== raycai setup", "")
+      local _, installs = log:gsub("pip install", "")
+      assert.same({ 2, 1 }, { headers, installs })
+    end)
+
+    it("fails with the reason in the log when a package cannot be installed", function()
+      local code, out = run_setup(project, setup_vars({ "ray==9.9.9" }, "fp-bad"))
+      assert.equal(1, code, out)
+      local log = read(fs.join(project, ".raycai/c1/setup.log"))
+      assert.matches("No matching distribution found for ray==9%.9%.9", log)
+      assert.matches("setup failed: pip install exited with status %d+", log)
+      assert.is_false(fs.exists(fs.join(project, ".raycai/venvs/fp-bad/.raycai-complete")))
+    end)
+
+    it("rebuilds a venv left incomplete by an earlier run", function()
+      local venv = fs.join(project, ".raycai/venvs/fp-partial")
+      assert(fs.mkdir(venv))
+      assert(fs.write(fs.join(venv, "leftover"), "x"))
+      local code, out = run_setup(project, setup_vars({ "ray==" .. RAY_VERSION }, "fp-partial"))
+      assert.equal(0, code, out)
+      assert.matches("removing incomplete venv", out)
+      assert.is_false(fs.exists(fs.join(venv, "leftover")))
+      assert.equal("fp-partial\n", read(fs.join(venv, ".raycai-complete")))
+    end)
+  end)
+
+  describe("head and worker launchers", function()
+    local project
+    local n = 0
+
+    setup(function()
+      project = assert(fs.tempdir("raycai-cluster-"))
+      local code, out = run_setup(project, vars_for("setup", {
+        setup = { packages = { "ray==" .. RAY_VERSION }, find_links = links,
+                  fingerprint = "fp-test", log = ".raycai/setup/setup.log" } }))
+      assert(code == 0, out)
+    end)
+
+    teardown(function()
+      fs.remove(project, { recursive = true })
+    end)
+
+    --- A fresh cluster: its name, its scripts, its GCS port, its head.json path.
+    local function new_cluster(over)
+      n = n + 1
+      local c = { name = "c" .. n }
+      c.gcs = free_ports(1)
+      local vars = vars_for(c.name, over)
+      vars.cluster.gcs_port = c.gcs
+      c.head = install(project, "head.py", vars)
+      c.worker = install(project, "worker.py", vars)
+      c.head_json = fs.join(project, ".raycai", c.name, "head.json")
+      return c
+    end
+
+    --- Start a launcher; returns the handle, its app port and its log path.
+    local function launch(script, generation, extra_env)
+      local port = free_ports(1)
+      local log = os.tmpname()
+      local env = { CDSW_APP_PORT = tostring(port), CDSW_IP_ADDRESS = "127.0.0.1",
+                    RAYCAI_GENERATION = generation, HOME = project, RAY_HEAD_ADDRESS = false,
+                    CDSW_ENGINE_ID = "eng-" .. port }
+      for k, v in pairs(extra_env or {}) do env[k] = v end
+      local p = spawn { "python3", script, env = env, cwd = project, stdout = log, stderr = log }
+      return { p = p, port = port, log = log }
+    end
+
+    local function head_json(c)
+      local text = fs.read(c.head_json)
+      return text and cjson.decode(text)
+    end
+
+    local function start_head(c, generation)
+      local h = launch(c.head, generation)
+      wait_for("head.json of " .. generation, function()
+        local info = head_json(c)
+        return info and info.generation == generation
+      end)
+      return h
+    end
+
+    local function node_count(head)
+      local dash = get_json(head.port)
+      return dash and #dash.nodes
+    end
+
+    it("writes head.json with its address and generation and serves the dashboard", function()
+      local c = new_cluster()
+      local h = start_head(c, "g1")
+      local info = head_json(c)
+      assert.same({ "127.0.0.1:" .. c.gcs, "g1", "eng-" .. h.port, c.name },
+                  { info.address, info.generation, info.engine_id, info.cluster })
+      assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$", info.started_at)
+      local dash = get_json(h.port)
+      assert.is_true(dash.head)
+      assert.same({}, dash.nodes)
+    end)
+
+    it("lets two workers join and opens their health pages once joined", function()
+      local c = new_cluster()
+      local h = start_head(c, "g1")
+      local w1, w2 = launch(c.worker, "g1"), launch(c.worker, "g1")
+      wait_for("2 nodes on the dashboard", function() return node_count(h) == 2 end)
+      for _, w in ipairs { w1, w2 } do
+        local health = wait_for("worker health page", function() return get_json(w.port) end)
+        assert.same({ "worker", "g1", "127.0.0.1:" .. c.gcs, c.name },
+                    { health.role, health.generation, health.head_address, health.cluster })
+        assert.matches("^%d%d%d%d%-%d%d%-%d%dT", health.joined_at)
+      end
+      local dash = get_json(h.port)
+      assert.same({ 2, 2 }, { dash.nodes[1].num_cpus, dash.nodes[2].num_cpus })
+    end)
+
+    it("ignores a head.json of an older generation until its own appears", function()
+      local c = new_cluster()
+      local dead = free_ports(1)
+      assert(fs.write(c.head_json, cjson.encode { address = "127.0.0.1:" .. dead,
+                                                  generation = "g0" }))
+      local w = launch(c.worker, "g1")
+      wait_for("the worker to report the stale file", function()
+        return read(w.log):match("ignoring [^\n]*head%.json of generation g0")
+      end)
+      assert.is_true(w.p:running())
+      assert.is_nil(get_json(w.port))
+      local h = start_head(c, "g1")
+      wait_for("the worker to join", function() return node_count(h) == 1 end)
+      assert.equal("g1", wait_for("health", function() return get_json(w.port) end).generation)
+    end)
+
+    it("stops Ray on SIGTERM and exits with its status", function()
+      local c = new_cluster()
+      local h = start_head(c, "g1")
+      assert(h.p:kill("TERM"))
+      local code = h.p:wait(WAIT)
+      assert.equal(0, code, read(h.log))
+      assert.is_nil(get_json(h.port))
+      assert.is_false(fs.exists(c.head_json))
+      assert.matches("Ray stopped %(status 0%) after signal 15", read(h.log))
+    end)
+
+    it("exits non-zero when a worker's head goes away", function()
+      local c = new_cluster()
+      local h = start_head(c, "g1")
+      local w = launch(c.worker, "g1")
+      wait_for("the worker to join", function() return node_count(h) == 1 end)
+      assert(h.p:kill("TERM"))
+      assert.equal(0, h.p:wait(WAIT))
+      local code = w.p:wait(WAIT)
+      assert.is_not_nil(code)
+      assert.not_equal(0, code)
+      assert.matches("Ray exited on its own", read(w.log))
+    end)
+
+    it("leaves the cluster on SIGTERM to a worker", function()
+      local c = new_cluster()
+      local h = start_head(c, "g1")
+      local w = launch(c.worker, "g1")
+      wait_for("the worker to join", function() return node_count(h) == 1 end)
+      assert(w.p:kill("TERM"))
+      assert.equal(0, w.p:wait(WAIT), read(w.log))
+      wait_for("the node to leave", function() return node_count(h) == 0 end)
+    end)
+
+    it("joins RAY_HEAD_ADDRESS without waiting for head.json", function()
+      local c = new_cluster()
+      local h = start_head(c, "g1")
+      assert(os.remove(c.head_json))
+      local w = launch(c.worker, "other", { RAY_HEAD_ADDRESS = "127.0.0.1:" .. c.gcs })
+      wait_for("the worker to join", function() return node_count(h) == 1 end)
+      assert.equal("127.0.0.1:" .. c.gcs,
+                   wait_for("health", function() return get_json(w.port) end).head_address)
+    end)
+
+    it("retries ray start and gives up after ray_start_retries attempts", function()
+      local c = new_cluster { ray_start_retries = 2 }
+      local w = launch(c.worker, "g1", { RAY_HEAD_ADDRESS = "127.0.0.1:" .. free_ports(1) })
+      local code = w.p:wait(WAIT)
+      local log = read(w.log)
+      assert.equal(1, code, log)
+      assert.matches("attempt 1 of 2", log)
+      assert.matches("attempt 2 of 2", log)
+      assert.matches("could not join the head at 127%.0%.0%.1:%d+ after 2 attempts", log)
+    end)
+
+    it("gives up when no head.json of its generation appears in time", function()
+      local c = new_cluster { timeouts = { head_wait = 0.5, ray_start = WAIT } }
+      local w = launch(c.worker, "g1")
+      assert.equal(1, w.p:wait(WAIT))
+      assert.matches("no [^\n]*head%.json of generation g1 after 0%.5s", read(w.log))
+    end)
+
+    it("refuses to start without a completed venv and names the setup job", function()
+      local c = new_cluster { venv = { dir = ".raycai/venvs/missing", python = "python3" } }
+      local h = launch(c.head, "g1")
+      assert.equal(1, h.p:wait(WAIT))
+      local log = read(h.log)
+      assert.matches("venv %.raycai/venvs/missing is not ready", log)
+      assert.matches("setup job of cluster '" .. c.name .. "'", log)
+      assert.is_false(fs.exists(c.head_json))
+    end)
+  end)
+end)
