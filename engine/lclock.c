@@ -5,6 +5,7 @@
 */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -68,11 +69,12 @@ static int clock_iso8601 (lua_State *L) {
   time_t secs = (time_t)floor(t);
   int ms = (int)((t - floor(t)) * 1000.0);
   struct tm tm;
-  char buf[64];
+  char buf[64], out[80];
   if (gmtime_r(&secs, &tm) == NULL)
     return luaL_error(L, "time out of range");
   strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  lua_pushfstring(L, "%s.%03dZ", buf, ms > 999 ? 999 : ms);
+  snprintf(out, sizeof out, "%s.%03dZ", buf, ms > 999 ? 999 : ms);
+  lua_pushstring(L, out);
   return 1;
 }
 

@@ -1,24 +1,20 @@
 -- recipes/gpu_cluster.lua: a Ray cluster on Cloudera AI with a CPU head and GPU workers.
--- (Placeholder until the Ray steps land: it validates its parameters and says so.)
-local recipe = require "raycai.recipe"
-local ui = require "raycai.ui"
-local param = recipe.param
+--   raycai-run recipes/gpu_cluster.lua                      # up
+--   raycai-run recipes/gpu_cluster.lua plan|status|down
+--   raycai-run --set workers=4 --set project=my-project recipes/gpu_cluster.lua
+-- Copy it and change the defaults below, or build on it from another recipe (see team_example.lua).
+local ray = require "raycai.ray"
 
-return recipe.new {
+return ray.recipe {
   name = "gpu_cluster",
-  doc = "Ray cluster: a 4 CPU head and GPU workers",
-  params = {
-    cluster = param("gpu", "cluster name (a DNS label: a-z, 0-9, -)"),
-    workers = param(2, "number of worker applications", { min = 0, max = 512 }),
-  },
-  steps = {
-    {
-      name = "placeholder",
-      apply = function(ctx)
-        ui.info(("would deploy cluster '%s' with %d workers: the Ray steps are not built yet")
-          :format(ctx.params.cluster, ctx.params.workers))
-        return true
-      end,
-    },
+  doc = "Ray cluster: a 4 vCPU / 16 GB head on a Standard runtime, GPU workers on an Nvidia GPU runtime",
+  defaults = {
+    project = "ray-gpu",
+    cluster = "gpu",
+    workers = 2,
+    head = { cpu = 4, memory = 16, gpu = 0, edition = "Standard" },
+    worker = { cpu = 8, memory = 32, gpu = 1, edition = "Nvidia GPU" },
+    python = { kernel = "Python 3.11", editor = "Workbench" },
+    ray = { version = "2.40.0" },
   },
 }

@@ -92,8 +92,9 @@ describe("raycai-run", function()
 
   describe("--set", function()
     local function params_of(args)
-      local argv = { "--json", FIX .. "minimal.lua", "params" }
-      for _, a in ipairs(args) do table.insert(argv, 1, a) end
+      local argv = {}
+      for _, a in ipairs(args) do argv[#argv + 1] = a end
+      for _, a in ipairs({ "--json", FIX .. "minimal.lua", "params" }) do argv[#argv + 1] = a end
       local r = run(argv)
       assert.equal(0, r.code, r.stderr)
       local values = {}

@@ -1,0 +1,133 @@
+-- raycai.ray.apps: the cluster's CML applications: desired bodies, one-request listing, and the
+-- list-based wait until they are RUNNING (ready means RUNNING: the launchers open their port only
+-- once Ray is really up).
+local cluster = require "raycai.ray.cluster"
+local hash = require "raycai.hash"
+local poll = require "raycai.ray.poll"
+local ui = require "raycai.ui"
+local clock = require "raycai.clock"
+
+local M = {}
+
+M.LIVE = { APPLICATION_STARTING = true, APPLICATION_RUNNING = true }
+M.DEAD = { APPLICATION_FAILED = true, APPLICATION_STOPPED = true, APPLICATION_STOPPING = true }
+
+
+--- All applications of the cluster, by name, in one list request per page.
+function M.list(st)
+  local apps, err = cluster.list_all(st.client, "list_applications", "applications", { st.project.id },
+    { search_filter = { name = st.names.app_prefix }, page_size = 200 })
+  if not apps then return nil, err end
+  local by_name = {}
+  for _, a in ipairs(apps) do
+    if a.name:sub(1, #st.names.app_prefix) == st.names.app_prefix then by_name[a.name] = a end
+  end
+  return by_name
+end
+
+
+local function env_of(app)
+  return type(app.environment) == "table" and app.environment or {}
+end
+M.env_of = env_of
+
+
+--- A new deploy generation id.
+function M.new_generation()
+  return os.date("!%Y%m%d%H%M%S") .. "-" .. hash.hex(tostring(clock.monotonic()) .. tostring({})):sub(1, 6)
+end
+
+
+--- The application body for a role ("head" or "worker"), without generation; and its spec hash.
+function M.desired(ctx, st, role, rt, i)
+  local p = ctx.params
+  local r = role == "head" and p.head or p.worker
+  local env = {}
+  for k, v in pairs(p.env) do env[k] = tostring(v) end
+  env.RAYCAI_CLUSTER = p.cluster
+  env.RAYCAI_ROLE = role
+  local body = {
+    name = role == "head" and st.names.head or st.names.worker(i),
+    subdomain = role == "head" and st.names.head_subdomain or st.names.worker_subdomain(i),
+    description = ("Ray %s of cluster %s (managed by raycai)"):format(role, p.cluster),
+    script = role == "head" and st.names.files.head or st.names.files.worker,
+    cpu = r.cpu,
+    memory = r.memory,
+    nvidia_gpu = r.gpu,
+    runtime_identifier = role == "head" and rt.head or rt.worker,
+    bypass_authentication = p.bypass_authentication,
+    environment = env,
+  }
+  local spec = hash.of({ body = body, script = hash.hex(role == "head" and st.scripts.head or st.scripts.worker),
+                         venv = st.scripts.fingerprint }, 12)
+  return body, spec
+end
+
+
+--- Finish a body for creation: generation and spec go into its environment.
+function M.stamp(body, spec, generation)
+  local out = {}
+  for k, v in pairs(body) do out[k] = v end
+  out.environment = {}
+  for k, v in pairs(body.environment) do out.environment[k] = v end
+  out.environment.RAYCAI_SPEC = spec
+  out.environment.RAYCAI_GENERATION = generation
+  return out
+end
+
+
+--- Is this existing app the one we want (same spec, generation and alive)?
+function M.matches(app, spec, generation)
+  local env = env_of(app)
+  return env.RAYCAI_SPEC == spec and (generation == nil or env.RAYCAI_GENERATION == generation)
+    and M.LIVE[app.status] == true
+end
+
+
+--- Wait until every named application is RUNNING. Fails fast on a FAILED/STOPPED one.
+--- Returns true or nil, err naming each failed or late application with its state.
+---@param names string[]
+function M.wait_running(ctx, st, names, timeout, label)
+  if #names == 0 then return true end
+  local states = {}
+  local last_ready = -1
+  local t0 = clock.monotonic()
+  local next_report = t0 + 10
+  local ok, err = poll.wait(function()
+    local apps, lerr = M.list(st)
+    if not apps then return nil, lerr end
+    local ready, failed = 0, {}
+    for _, name in ipairs(names) do
+      local a = apps[name]
+      local s = a and a.status or "missing"
+      if states[name] ~= s and a then
+        ui.event("state_changed", { kind = "application", name = name, state = s })
+      end
+      states[name] = s
+      if s == "APPLICATION_RUNNING" then ready = ready + 1
+      elseif M.DEAD[s] or s == "missing" then failed[#failed + 1] = ("%s (%s)"):format(name, s) end
+    end
+    if #failed > 0 then
+      return nil, ("%s failed: %s"):format(label, table.concat(failed, ", "))
+    end
+    local progressed = ready ~= last_ready
+    last_ready = ready
+    if progressed and #names > 1 then ui.detail(("%s %d/%d running"):format(label, ready, #names)) end
+    if clock.monotonic() >= next_report then
+      ui.info(("%s %d/%d running after %d s"):format(label, ready, #names, clock.monotonic() - t0))
+      next_report = clock.monotonic() + 15
+    end
+    return ready == #names, progressed
+  end, { timeout = timeout, on_timeout = function()
+    local late = {}
+    for _, name in ipairs(names) do
+      if states[name] ~= "APPLICATION_RUNNING" then late[#late + 1] = ("%s (%s)"):format(name, states[name] or "?") end
+    end
+    return ("%s not running after %d s: %s"):format(label, timeout, table.concat(late, ", "))
+  end })
+  if not ok then return nil, err end
+  return true
+end
+
+
+return M

@@ -1,0 +1,179 @@
+-- raycai.ray.cluster: what every Ray step needs first: the CML client, the project (found by
+-- name or id, created by `up` when missing), the cluster's names and the resolved runtimes.
+-- Computed once per run and kept in ctx.state.ray.
+local naming = require "raycai.ray.naming"
+local ui = require "raycai.ui"
+local clock = require "raycai.clock"
+
+local M = {}
+
+local PROJECT_ID = "^[a-z0-9][a-z0-9][a-z0-9][a-z0-9]%-[a-z0-9][a-z0-9][a-z0-9][a-z0-9]%-[a-z0-9][a-z0-9][a-z0-9][a-z0-9]%-[a-z0-9][a-z0-9][a-z0-9][a-z0-9]$"
+
+
+--- Every item of a paginated list: calls client[method](client, ..., opts) page by page.
+function M.list_all(client, method, key, args, opts)
+  local items = {}
+  opts = opts or {}
+  local page = { search_filter = opts.search_filter, sort = opts.sort, page_size = opts.page_size or 100 }
+  for _ = 1, 1000 do
+    local call_args = { table.unpack(args) }
+    call_args[#call_args + 1] = page
+    local res, err = client[method](client, table.unpack(call_args))
+    if not res then return nil, err end
+    for _, item in ipairs(res[key] or {}) do items[#items + 1] = item end
+    local token = res.next_page_token
+    if not token or token == "" then return items end
+    page = { search_filter = page.search_filter, sort = page.sort, page_size = page.page_size, page_token = token }
+  end
+  return nil, method .. ": too many pages"
+end
+
+
+--- The project with this exact name or id, or false when there is none.
+local function find_project(client, ref)
+  if ref:match(PROJECT_ID) then
+    local p, err = client:get_project(ref)
+    if p then return p end
+    if err.status ~= 404 and err.status ~= 403 then return nil, err end
+  end
+  local list, err = M.list_all(client, "list_projects", "projects", {}, { search_filter = { name = ref } })
+  if not list then return nil, err end
+  for _, p in ipairs(list) do
+    if p.name == ref then return p end
+  end
+  return false
+end
+
+
+--- Wait until a new project has finished creating.
+local function wait_project(client, project, timeout)
+  local deadline = clock.monotonic() + timeout
+  local interval = 0.05
+  while project.creation_status == "creating" or project.creation_status == "unknown" do
+    if clock.monotonic() > deadline then
+      return nil, ("project %s is still being created after %d s"):format(project.name, timeout)
+    end
+    local ok = clock.sleep(interval)
+    if not ok then return nil, "interrupted" end
+    interval = math.min(interval * 1.5, 2)
+    local p, err = client:get_project(project.id)
+    if not p then return nil, err end
+    project = p
+  end
+  if project.creation_status ~= "success" and project.creation_status ~= nil and project.creation_status ~= "" then
+    return nil, ("project %s could not be created (creation_status %s)"):format(project.name, project.creation_status)
+  end
+  return project
+end
+
+
+local function version_key(rt)
+  -- image tags look like ...:2025.09.1-b5; compare numerically part by part
+  local tag = (rt.image_identifier or ""):match(":([^:]+)$") or rt.full_version or ""
+  local parts = {}
+  for n in tag:gmatch("%d+") do parts[#parts + 1] = tonumber(n) end
+  return parts
+end
+
+
+local function newer(a, b)
+  local ka, kb = version_key(a), version_key(b)
+  for i = 1, math.max(#ka, #kb) do
+    local x, y = ka[i] or -1, kb[i] or -1
+    if x ~= y then return x > y end
+  end
+  return (a.image_identifier or "") > (b.image_identifier or "")
+end
+
+
+--- Resolve a runtime: the identifier when given (checked), else the newest ENABLED runtime of
+--- that edition, kernel and editor.
+function M.resolve_runtime(client, cache, spec)
+  local key = table.concat({ spec.runtime or "", spec.edition or "", spec.kernel or "", spec.editor or "" }, "|")
+  if cache[key] then return cache[key] end
+  local filter = {}
+  if spec.runtime and spec.runtime ~= "" then
+    filter.image_identifier = spec.runtime
+  else
+    filter.edition, filter.kernel, filter.editor = spec.edition, spec.kernel, spec.editor
+  end
+  local list, err = M.list_all(client, "list_runtimes", "runtimes", {}, { search_filter = filter })
+  if not list then return nil, "could not list runtimes: " .. tostring(err) end
+  local best
+  for _, rt in ipairs(list) do
+    local exact = not (spec.runtime and spec.runtime ~= "") or rt.image_identifier == spec.runtime
+    local enabled = rt.status == nil or rt.status == "" or rt.status == "ENABLED"
+    if exact and enabled and (spec.runtime ~= "" or (rt.edition == spec.edition and rt.kernel == spec.kernel
+        and (not spec.editor or spec.editor == "" or rt.editor == spec.editor))) then
+      if not best or newer(rt, best) then best = rt end
+    end
+  end
+  if not best then
+    if spec.runtime and spec.runtime ~= "" then
+      return nil, ("runtime %s is not available (or not enabled) in this workspace; "
+        .. "check the identifier, or leave it empty to pick the newest %s %s runtime"):format(
+        spec.runtime, spec.edition or "", spec.kernel or "")
+    end
+    return nil, ("no enabled runtime with edition %q, kernel %q and editor %q in this workspace; "
+      .. "set a runtime identifier (--set %s.runtime=...) or another edition/kernel"):format(
+      spec.edition or "", spec.kernel or "", spec.editor or "", spec.role or "head")
+  end
+  cache[key] = best.image_identifier
+  return best.image_identifier
+end
+
+
+--- Prepare the cluster for a step. With create=true (up) a missing project is created; without
+--- it (plan, status, down) a missing project is reported as state.project == false.
+function M.prepare(ctx, create)
+  local st = ctx.state.ray
+  if st and (st.project or not create) then return st end
+  local p = ctx.params
+  local ok, err = naming.check_cluster(p.cluster)
+  if not ok then return nil, err end
+  local client = ctx:client()
+  st = st or { client = client, runtimes = {} }
+  ctx.state.ray = st
+  local project, perr = find_project(client, p.project)
+  if project == nil then return nil, ("could not look up project %s: %s"):format(p.project, tostring(perr)) end
+  if not project and create then
+    if p.project:match(PROJECT_ID) then
+      return nil, ("project %s does not exist; give a project name to create one"):format(p.project)
+    end
+    local created, cerr = client:create_project { name = p.project, template = "local",
+      description = "Ray clusters deployed by raycai", default_project_engine_type = "ml_runtime" }
+    if not created then
+      return nil, ("project %s does not exist and could not be created: %s"):format(p.project, tostring(cerr))
+    end
+    ui.object("created", "project", p.project, { id = created.id })
+    project, perr = wait_project(client, created, ctx.params.timeouts.project)
+    if not project then return nil, perr end
+  end
+  st.project = project
+  if project then
+    st.names = naming.for_cluster(p.cluster, project.id)
+  else
+    st.names = naming.for_cluster(p.cluster, p.project)
+  end
+  return st
+end
+
+
+--- The runtime identifiers of head and workers: { head = id, worker = id } or nil, err.
+function M.runtimes(ctx)
+  local st = ctx.state.ray
+  if st.runtime_ids then return st.runtime_ids end
+  local p = ctx.params
+  local head, err = M.resolve_runtime(st.client, st.runtimes, { runtime = p.head.runtime,
+    edition = p.head.edition, kernel = p.python.kernel, editor = p.python.editor, role = "head" })
+  if not head then return nil, err end
+  local worker
+  worker, err = M.resolve_runtime(st.client, st.runtimes, { runtime = p.worker.runtime,
+    edition = p.worker.edition, kernel = p.python.kernel, editor = p.python.editor, role = "worker" })
+  if not worker then return nil, err end
+  st.runtime_ids = { head = head, worker = worker }
+  return st.runtime_ids
+end
+
+
+return M

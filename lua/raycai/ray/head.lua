@@ -1,0 +1,139 @@
+-- raycai.ray.head: the start_head step. One application with a stable name and subdomain; kept
+-- while it runs with the same spec, replaced (with a new generation) when the spec changed or it
+-- is not alive. Ready means APPLICATION_RUNNING; head.json's address is shown when present.
+local cluster = require "raycai.ray.cluster"
+local apps = require "raycai.ray.apps"
+local setup = require "raycai.ray.setup"
+local ui = require "raycai.ui"
+local cjson = require "cjson.safe"
+
+local M = {}
+
+
+--- The head application we want: body, spec. Needs scripts and runtimes.
+local function want(ctx, st)
+  local s, err = setup.scripts(ctx, st)
+  if not s then return nil, err end
+  local rt, rerr = cluster.runtimes(ctx)
+  if not rt then return nil, rerr end
+  return apps.desired(ctx, st, "head", rt)
+end
+
+
+--- head.json of this generation, if the head has written it (never waits).
+local function head_info(st, generation)
+  local data = st.client:download_file(st.project.id, st.names.files.head_json)
+  if not data then return nil end
+  local info = cjson.decode(data)
+  if type(info) ~= "table" or info.generation ~= generation then return nil end
+  return info
+end
+
+
+function M.plan(ctx)
+  local st, err = cluster.prepare(ctx, false)
+  if not st then return nil, err end
+  if not st.project then
+    return { { action = "create", kind = "application", name = st.names.head, detail = "head" } }
+  end
+  local body, spec = want(ctx, st)
+  if not body then return nil, spec end
+  local list, lerr = apps.list(st)
+  if not list then return nil, lerr end
+  st.app_list = list
+  local head = list[st.names.head]
+  if not head then
+    return { { action = "create", kind = "application", name = body.name, detail = "head" } }
+  end
+  if apps.matches(head, spec) then
+    st.generation = apps.env_of(head).RAYCAI_GENERATION
+    return { { action = "keep", kind = "application", name = body.name, detail = head.status } }
+  end
+  return { { action = "update", kind = "application", name = body.name,
+             detail = apps.LIVE[head.status] and "spec changed: replace head and workers"
+                      or ("replace " .. tostring(head.status)) } }
+end
+
+
+function M.apply(ctx)
+  local st, err = cluster.prepare(ctx, true)
+  if not st then return nil, err end
+  local client, pid = st.client, st.project.id
+  local body, spec = want(ctx, st)
+  if not body then return nil, spec end
+  local list, lerr = apps.list(st)
+  if not list then return nil, lerr end
+  local head = list[st.names.head]
+  if head and apps.matches(head, spec) then
+    st.generation = apps.env_of(head).RAYCAI_GENERATION
+    ui.object("kept", "application", head.name, { id = head.id, status = head.status })
+  else
+    if head then
+      local why = apps.LIVE[head.status] and "its spec changed" or ("it is " .. tostring(head.status))
+      ui.info(("replacing head %s: %s (its workers are replaced too)"):format(head.name, why))
+      local ok, derr = client:delete_application(pid, head.id)
+      if not ok and derr.status ~= 404 then
+        return nil, ("could not delete the old head %s: %s"):format(head.name, tostring(derr))
+      end
+      ui.object("deleted", "application", head.name, { id = head.id })
+    end
+    st.generation = apps.new_generation()
+    local created, cerr = client:create_application(pid, apps.stamp(body, spec, st.generation))
+    if not created then
+      return nil, ("could not create the head application %s: %s"):format(body.name, tostring(cerr))
+    end
+    ui.object("created", "application", body.name, { id = created.id, generation = st.generation })
+    head = created
+  end
+  local ok, werr = apps.wait_running(ctx, st, { body.name }, ctx.params.timeouts.head, "head")
+  if not ok then
+    if werr == "interrupted" then return nil, werr end
+    return nil, ("%s; look at the head application's logs in CML (project %s, application %s) and at "
+      .. "the setup log %s"):format(werr, st.project.name, body.name, st.names.files.setup_log)
+  end
+  st.head = head
+  local info = head_info(st, st.generation)
+  st.head_address = info and info.address
+  return true, st.head_address and ("Ray head at " .. st.head_address) or ("generation " .. st.generation)
+end
+
+
+function M.destroy(ctx)
+  local st, err = cluster.prepare(ctx, false)
+  if not st then return nil, err end
+  if not st.project then return true, "no project" end
+  local list, lerr = apps.list(st)
+  if not list then return nil, lerr end
+  local head = list[st.names.head]
+  if not head then return true, "no head" end
+  local ok, derr = st.client:delete_application(st.project.id, head.id)
+  if not ok and derr.status ~= 404 then
+    return nil, ("could not delete the head %s: %s"):format(head.name, tostring(derr))
+  end
+  ui.object("deleted", "application", head.name, { id = head.id })
+  return true, "head deleted"
+end
+
+
+function M.status(ctx)
+  local st, err = cluster.prepare(ctx, false)
+  if not st or not st.project then return st and {} or nil, err end
+  local list, lerr = apps.list(st)
+  if not list then return nil, lerr end
+  st.app_list = list
+  local head = list[st.names.head]
+  if not head then
+    return { { kind = "application", role = "head", name = st.names.head, state = "absent", healthy = false } }
+  end
+  st.generation = apps.env_of(head).RAYCAI_GENERATION
+  local info = head_info(st, st.generation)
+  st.head_address = info and info.address
+  return { { kind = "application", role = "head", name = head.name, state = head.status,
+             cpu = head.cpu, memory = head.memory, gpu = head.nvidia_gpu, created_at = head.created_at,
+             subdomain = head.subdomain, healthy = head.status == "APPLICATION_RUNNING" } }
+end
+
+
+M.step = { name = "start_head", plan = M.plan, apply = M.apply, destroy = M.destroy, status = M.status }
+
+return M

@@ -1,0 +1,157 @@
+-- raycai.ray: Ray clusters on CML. The parameters every Ray recipe shares, the four steps
+-- (setup_venv, write_launchers, start_head, start_workers), and ray.recipe{...} that puts them
+-- together with a summary and a status table.
+local recipe = require "raycai.recipe"
+local ui = require "raycai.ui"
+local clock = require "raycai.clock"
+local context = require "raycai.context"
+local naming = require "raycai.ray.naming"
+
+local M = {}
+
+local param = recipe.param
+
+M.setup_venv = require("raycai.ray.setup").step
+M.write_launchers = require("raycai.ray.launchers").step
+M.start_head = require("raycai.ray.head").step
+M.start_workers = require("raycai.ray.workers").step
+
+
+local function cluster_name(v)
+  return naming.check_cluster(v)
+end
+
+
+--- The parameter tree of a Ray cluster, with these defaults (a nested table of values).
+function M.params(d)
+  d = d or {}
+  local h, w = d.head or {}, d.worker or {}
+  local py, ry, t, su = d.python or {}, d.ray or {}, d.timeouts or {}, d.setup or {}
+  local function pick(v, default) if v == nil then return default end return v end
+  return {
+    project = param(pick(d.project, "ray"), "CML project name or id (created by up when missing)"),
+    cluster = param(pick(d.cluster, "ray"), "cluster name: a-z, 0-9 and single hyphens, at most 30",
+                    { check = cluster_name }),
+    workers = param(pick(d.workers, 2), "number of worker applications", { min = 0, max = 1024 }),
+    head = {
+      cpu = param(pick(h.cpu, 4), "head vCPU", { min = 0.1, max = 256, type = "number" }),
+      memory = param(pick(h.memory, 16), "head memory in GB", { min = 0.1, max = 4096, type = "number" }),
+      gpu = param(pick(h.gpu, 0), "head GPUs", { min = 0, max = 16 }),
+      edition = param(pick(h.edition, "Standard"), "head runtime edition (Standard, Nvidia GPU)"),
+      runtime = param(pick(h.runtime, ""), "head runtime identifier; empty: newest enabled of edition + kernel"),
+    },
+    worker = {
+      cpu = param(pick(w.cpu, 8), "worker vCPU", { min = 0.1, max = 256, type = "number" }),
+      memory = param(pick(w.memory, 32), "worker memory in GB", { min = 0.1, max = 4096, type = "number" }),
+      gpu = param(pick(w.gpu, 1), "worker GPUs", { min = 0, max = 16 }),
+      edition = param(pick(w.edition, "Nvidia GPU"), "worker runtime edition (Standard, Nvidia GPU)"),
+      runtime = param(pick(w.runtime, ""), "worker runtime identifier; empty: newest enabled of edition + kernel"),
+    },
+    python = {
+      kernel = param(pick(py.kernel, "Python 3.11"), "runtime kernel, e.g. Python 3.11"),
+      editor = param(pick(py.editor, "Workbench"), "runtime editor (Workbench, JupyterLab)"),
+    },
+    ray = {
+      version = param(pick(ry.version, "2.40.0"), "Ray version installed in the venv",
+                      { pattern = "^[%w%.%-%+]+$" }),
+      packages = param(pick(ry.packages, {}), "extra pip requirements for the venv", { type = "list" }),
+      index_url = param(pick(ry.index_url, ""), "pip index URL (a private mirror); empty: pip's default"),
+      find_links = param(pick(ry.find_links, ""), "pip --find-links folder or URL; alone it means --no-index"),
+      gcs_port = param(pick(ry.gcs_port, 6379), "Ray GCS port on the head", { min = 1024, max = 65535 }),
+      start_retries = param(pick(ry.start_retries, 5), "attempts of ray start on a worker", { min = 1, max = 100 }),
+    },
+    setup = {
+      cpu = param(pick(su.cpu, 2), "setup job vCPU", { min = 0.1, max = 64, type = "number" }),
+      memory = param(pick(su.memory, 8), "setup job memory in GB", { min = 0.1, max = 1024, type = "number" }),
+    },
+    env = param(pick(d.env, {}), "extra environment variables of every application", { type = "map" }),
+    bypass_authentication = param(pick(d.bypass_authentication, false),
+                                  "serve the dashboard without CML authentication"),
+    keep_partial = param(pick(d.keep_partial, false), "keep workers created before a failed create"),
+    parallel = param(pick(d.parallel, 16), "concurrent create/delete requests", { min = 1, max = 128 }),
+    timeouts = {
+      project = param(pick(t.project, 120), "seconds to wait for a new project", { min = 1 }),
+      setup = param(pick(t.setup, 1800), "seconds the setup job may run", { min = 1 }),
+      head = param(pick(t.head, 600), "seconds to wait for the head to run", { min = 1 }),
+      workers = param(pick(t.workers, 900), "seconds to wait for all workers to run", { min = 1 }),
+      head_wait = param(pick(t.head_wait, 900), "seconds a worker waits for head.json", { min = 1 }),
+      ray_start = param(pick(t.ray_start, 300), "seconds ray start may take", { min = 1 }),
+    },
+  }
+end
+
+
+local function dashboard_url(ctx, st)
+  local domain = ctx.state.domain
+  if not domain or not st.names then return nil end
+  return ("https://%s.%s"):format(st.names.head_subdomain, domain)
+end
+
+
+--- After up: head address, dashboard URL, workers ready.
+local function summary(ctx)
+  local st = ctx.state.ray
+  if not st then return end
+  local url = dashboard_url(ctx, st)
+  local ready = st.workers_ready or 0
+  ui.event("summary", { cluster = ctx.params.cluster, project = st.project and st.project.name,
+                        head_address = st.head_address, dashboard = url, generation = st.generation,
+                        workers_ready = ready, workers = ctx.params.workers })
+  ui.out(("Ray cluster '%s' is up in project %s (generation %s)"):format(ctx.params.cluster,
+    st.project.name, st.generation or "?"))
+  ui.out("  head:      " .. (st.head_address or "running (address not published yet in " .. st.names.files.head_json .. ")"))
+  if url then ui.out("  dashboard: " .. url) end
+  ui.out(("  workers:   %d/%d running"):format(ready, ctx.params.workers))
+end
+
+
+local function age(created_at)
+  if not created_at then return "" end
+  local y, mo, d, h, mi, s = created_at:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)")
+  if not y then return "" end
+  local t = os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = s, isdst = false }
+  local now = os.time(os.date("!*t", math.floor(clock.time())))
+  local secs = math.max(0, now - t)
+  if secs < 120 then return secs .. "s" end
+  if secs < 7200 then return (secs // 60) .. "m" end
+  if secs < 172800 then return (secs // 3600) .. "h" end
+  return (secs // 86400) .. "d"
+end
+
+
+--- status: an aligned table, the dashboard URL; true when healthy.
+local function print_status(ctx, rows)
+  local st = ctx.state.ray
+  local healthy = #rows > 0
+  local t = { { "OBJECT", "ROLE", "STATUS", "CPU", "MEMORY", "GPU", "AGE" } }
+  for _, r in ipairs(rows) do
+    if r.healthy == false then healthy = false end
+    t[#t + 1] = { r.name or "", r.role or r.kind or "", r.state or "", r.cpu and tostring(r.cpu) or "",
+                  r.memory and (tostring(r.memory) .. " GB") or "", r.gpu and tostring(r.gpu) or "",
+                  age(r.created_at) }
+    ui.event("object_status", { kind = r.kind, role = r.role, name = r.name, state = r.state,
+                                cpu = r.cpu, memory = r.memory, gpu = r.gpu, created_at = r.created_at })
+  end
+  for _, l in ipairs(context.pad_table(t)) do ui.out(l) end
+  local url = st and st.project and dashboard_url(ctx, st)
+  if url then ui.out("dashboard: " .. url) end
+  if st and st.head_address then ui.out("head address: " .. st.head_address) end
+  ui.out(healthy and "cluster healthy" or "cluster not healthy")
+  ui.event("status_summary", { healthy = healthy, dashboard = url, head_address = st and st.head_address })
+  return healthy
+end
+
+
+--- A Ray cluster recipe.
+---@param def {name:string, doc?:string, defaults?:table, extra_steps?:table}
+function M.recipe(def)
+  local steps = { M.setup_venv, M.write_launchers, M.start_head, M.start_workers }
+  for _, s in ipairs(def.extra_steps or {}) do steps[#steps + 1] = s end
+  local r = recipe.new { name = def.name, doc = def.doc, params = M.params(def.defaults), steps = steps }
+  r.hooks.summary = summary
+  r.hooks.print_status = print_status
+  return r
+end
+
+
+return M

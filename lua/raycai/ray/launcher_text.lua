@@ -1,0 +1,69 @@
+-- raycai.ray.launcher_text: renders the setup-job and launcher scripts from the templates in
+-- lua/raycai/templates/ with the cluster's parameters. Values reach the scripts only through the
+-- templates' py/sh filters.
+local template = require "raycai.template"
+local hash = require "raycai.hash"
+
+local M = {}
+
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]+$") or "."
+M.TEMPLATES = here .. "/../templates"
+
+
+--- pip requirement strings of the venv: Ray itself, then the recipe's extra packages.
+function M.packages(p)
+  local list = { ("ray[default]==%s"):format(p.ray.version) }
+  for _, pkg in ipairs(p.ray.packages) do list[#list + 1] = pkg end
+  return list
+end
+
+
+--- The venv fingerprint: Python, packages, index and the setup template itself.
+function M.fingerprint(p, setup_text)
+  return hash.of({ kernel = p.python.kernel, packages = M.packages(p), index_url = p.ray.index_url,
+                   find_links = p.ray.find_links, template = hash.hex(setup_text) }, 16)
+end
+
+
+--- The variables every template sees (documented in lua/raycai/templates/README.md).
+function M.vars(p, names, fp)
+  return {
+    cluster = { name = p.cluster, gcs_port = p.ray.gcs_port },
+    venv = { dir = names.venvs .. "/" .. fp, python = "python3" },
+    setup = { packages = M.packages(p), index_url = p.ray.index_url, find_links = p.ray.find_links,
+              fingerprint = fp, log = names.files.setup_log },
+    head = { cpus = p.head.cpu },
+    worker = { cpus = p.worker.cpu, gpus = p.worker.gpu },
+    timeouts = { head_wait = p.timeouts.head_wait, ray_start = p.timeouts.ray_start },
+    ray_start_retries = p.ray.start_retries,
+  }
+end
+
+
+--- Render one template by file name; returns the text or nil, err.
+function M.render(name, vars)
+  local text, err = template.render_file(M.TEMPLATES .. "/" .. name, vars)
+  if not text then return nil, err end
+  return text
+end
+
+
+--- Every script of the cluster: { setup = text, head = text, worker = text, fingerprint = fp }.
+function M.all(p, names)
+  local raw_setup = io.open(M.TEMPLATES .. "/setup_venv.py.tmpl", "rb")
+  if not raw_setup then return nil, "launcher templates not found in " .. M.TEMPLATES end
+  local setup_src = raw_setup:read("a")
+  raw_setup:close()
+  local fp = M.fingerprint(p, setup_src)
+  local vars = M.vars(p, names, fp)
+  local out = { fingerprint = fp, venv_dir = vars.venv.dir }
+  for key, file in pairs({ setup = "setup_venv.py.tmpl", head = "head.py.tmpl", worker = "worker.py.tmpl" }) do
+    local text, err = M.render(file, vars)
+    if not text then return nil, err end
+    out[key] = text
+  end
+  return out
+end
+
+
+return M

@@ -1,0 +1,77 @@
+-- raycai.ray.launchers: the write_launchers step: head.py and worker.py rendered from the
+-- templates and written to .raycai/<cluster>/ in the project, only when they differ.
+local cluster = require "raycai.ray.cluster"
+local files = require "raycai.ray.files"
+local setup = require "raycai.ray.setup"
+local ui = require "raycai.ui"
+
+local M = {}
+
+
+local function targets(st)
+  return { { path = st.names.files.head, text = st.scripts.head },
+           { path = st.names.files.worker, text = st.scripts.worker } }
+end
+
+
+function M.plan(ctx)
+  local st, err = cluster.prepare(ctx, false)
+  if not st then return nil, err end
+  local s, serr = setup.scripts(ctx, st)
+  if not s then return nil, serr end
+  local changes = {}
+  local entries
+  if st.project then
+    entries, err = files.list(st.client, st.project.id, st.names.dir)
+    if not entries then return nil, err end
+  end
+  for _, t in ipairs(targets(st)) do
+    local change = "create"
+    if st.project then
+      local cerr
+      change, cerr = files.compare(st.client, st.project.id, t.path, t.text, entries)
+      if not change then return nil, cerr end
+    end
+    changes[#changes + 1] = { action = change, kind = "file", name = t.path }
+  end
+  return changes
+end
+
+
+function M.apply(ctx)
+  local st, err = cluster.prepare(ctx, true)
+  if not st then return nil, err end
+  local s, serr = setup.scripts(ctx, st)
+  if not s then return nil, serr end
+  local entries, lerr = files.list(st.client, st.project.id, st.names.dir)
+  if not entries then return nil, lerr end
+  local written = 0
+  for _, t in ipairs(targets(st)) do
+    local change, cerr = files.sync(st.client, st.project.id, t.path, t.text, entries)
+    if not change then return nil, ("could not write %s: %s"):format(t.path, tostring(cerr)) end
+    if change ~= "keep" then
+      written = written + 1
+      ui.object(change == "create" and "created" or "updated", "file", t.path)
+    else
+      ui.object("kept", "file", t.path)
+    end
+  end
+  return true, written == 0 and "launchers unchanged" or (written .. " launcher(s) written")
+end
+
+
+function M.destroy(ctx)
+  if not ctx.options.purge then return true, "kept (use --purge to delete the cluster's files)" end
+  local st, err = cluster.prepare(ctx, false)
+  if not st then return nil, err end
+  if not st.project then return true, "no project" end
+  local ok, derr = st.client:delete_file(st.project.id, st.names.dir)
+  if not ok and derr.status ~= 404 then return nil, derr end
+  ui.object("deleted", "file", st.names.dir)
+  return true, st.names.dir .. " deleted"
+end
+
+
+M.step = { name = "write_launchers", plan = M.plan, apply = M.apply, destroy = M.destroy }
+
+return M

@@ -1,0 +1,202 @@
+-- raycai.ray.workers: the start_workers step. Worker i is application <prefix>worker-i bound to
+-- the head's generation. Missing or stale workers are (re)created concurrently, surplus ones
+-- deleted, and all are waited for with one list request per poll. Never a silent head-only cluster.
+local cluster = require "raycai.ray.cluster"
+local apps = require "raycai.ray.apps"
+local ui = require "raycai.ui"
+
+local M = {}
+
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+
+--- Sort the cluster's existing workers against the wanted count: keep, replace, create, delete.
+local function reconcile(ctx, st, list, generation)
+  local rt, err = cluster.runtimes(ctx)
+  if not rt then return nil, err end
+  local n = ctx.params.workers
+  local r = { keep = {}, replace = {}, create = {}, delete = {}, bodies = {} }
+  for i = 1, n do
+    local body, spec = apps.desired(ctx, st, "worker", rt, i)
+    r.bodies[i] = { body = body, spec = spec }
+    local app = list[body.name]
+    if not app then r.create[#r.create + 1] = i
+    elseif generation and apps.matches(app, spec, generation) then r.keep[#r.keep + 1] = app
+    else r.replace[#r.replace + 1] = { index = i, app = app } end
+  end
+  for _, name in ipairs(sorted_keys(list)) do
+    local i = st.names.worker_index(name)
+    if i and i > n then r.delete[#r.delete + 1] = list[name] end
+  end
+  return r
+end
+
+
+--- Delete applications concurrently; returns true or nil, err naming the ones that failed.
+local function delete_all(ctx, st, list)
+  if #list == 0 then return true end
+  local ids = {}
+  for i, a in ipairs(list) do ids[i] = a.id end
+  local results = st.client:delete_applications(st.project.id, ids, { parallel = ctx.params.parallel })
+  local failed = {}
+  for i, res in ipairs(results) do
+    if res[1] or (res[2] and res[2].status == 404) then
+      ui.object("deleted", "application", list[i].name, { id = list[i].id })
+    else
+      failed[#failed + 1] = ("%s: %s"):format(list[i].name, tostring(res[2]))
+    end
+  end
+  if #failed > 0 then return nil, "could not delete " .. table.concat(failed, "; ") end
+  return true
+end
+
+
+function M.plan(ctx)
+  local st, err = cluster.prepare(ctx, false)
+  if not st then return nil, err end
+  local changes = {}
+  if not st.project then
+    for i = 1, ctx.params.workers do
+      changes[#changes + 1] = { action = "create", kind = "application", name = st.names.worker(i), detail = "worker" }
+    end
+    return changes
+  end
+  local list = st.app_list
+  if not list then
+    local lerr
+    list, lerr = apps.list(st)
+    if not list then return nil, lerr end
+  end
+  local r, rerr = reconcile(ctx, st, list, st.generation)
+  if not r then return nil, rerr end
+  for _, a in ipairs(r.keep) do changes[#changes + 1] = { action = "keep", kind = "application", name = a.name, detail = a.status } end
+  for _, x in ipairs(r.replace) do
+    changes[#changes + 1] = { action = "update", kind = "application", name = x.app.name, detail = "replace worker" }
+  end
+  for _, i in ipairs(r.create) do
+    changes[#changes + 1] = { action = "create", kind = "application", name = st.names.worker(i), detail = "worker" }
+  end
+  for _, a in ipairs(r.delete) do changes[#changes + 1] = { action = "delete", kind = "application", name = a.name, detail = "surplus worker" } end
+  table.sort(changes, function(a, b) return a.name < b.name end)
+  return changes
+end
+
+
+function M.apply(ctx)
+  local st, err = cluster.prepare(ctx, true)
+  if not st then return nil, err end
+  if not st.generation then return nil, "start_workers needs start_head to run first" end
+  local list, lerr = apps.list(st)
+  if not list then return nil, lerr end
+  local r, rerr = reconcile(ctx, st, list, st.generation)
+  if not r then return nil, rerr end
+  -- surplus and stale workers go first: they hold quota
+  local doomed = {}
+  for _, a in ipairs(r.delete) do doomed[#doomed + 1] = a end
+  for _, x in ipairs(r.replace) do doomed[#doomed + 1] = x.app end
+  local ok, derr = delete_all(ctx, st, doomed)
+  if not ok then return nil, derr end
+  for _, a in ipairs(r.keep) do ui.object("kept", "application", a.name, { id = a.id, status = a.status }) end
+
+  local todo = {}
+  for _, i in ipairs(r.create) do todo[#todo + 1] = i end
+  for _, x in ipairs(r.replace) do todo[#todo + 1] = x.index end
+  table.sort(todo)
+  local bodies = {}
+  for k, i in ipairs(todo) do
+    bodies[k] = apps.stamp(r.bodies[i].body, r.bodies[i].spec, st.generation)
+    bodies[k].environment.RAYCAI_WORKER_INDEX = tostring(i)
+  end
+  if #bodies > 0 then
+    local results = st.client:create_applications(st.project.id, bodies, { parallel = ctx.params.parallel })
+    local created, failed = {}, {}
+    for k, res in ipairs(results) do
+      if res[1] then
+        created[#created + 1] = res[1]
+        ui.object("created", "application", bodies[k].name, { id = res[1].id, generation = st.generation })
+      else
+        failed[#failed + 1] = ("%s: %s"):format(bodies[k].name, tostring(res[2]))
+      end
+    end
+    if #failed > 0 then
+      -- do not leave a half-created batch running (GPU applications are costly)
+      if #created > 0 and not ctx.params.keep_partial then
+        ui.warn(("removing the %d worker(s) created in this run because %d could not be created "
+          .. "(set keep_partial=true to keep them)"):format(#created, #failed))
+        delete_all(ctx, st, created)
+      end
+      return nil, ("could not create %d of %d worker(s): %s"):format(#failed, #bodies, table.concat(failed, "; "))
+    end
+  end
+
+  local names = {}
+  for i = 1, ctx.params.workers do names[i] = st.names.worker(i) end
+  local wok, werr = apps.wait_running(ctx, st, names, ctx.params.timeouts.workers, "workers")
+  if not wok then
+    if werr == "interrupted" then return nil, werr end
+    return nil, werr .. "; the head is up: run up again to replace failed workers, or down to remove the cluster"
+  end
+  st.workers_ready = #names
+  return true, ("%d/%d workers running"):format(#names, ctx.params.workers)
+end
+
+
+function M.destroy(ctx)
+  local st, err = cluster.prepare(ctx, false)
+  if not st then return nil, err end
+  if not st.project then return true, "no project" end
+  local list, lerr = apps.list(st)
+  if not list then return nil, lerr end
+  local doomed = {}
+  for _, name in ipairs(sorted_keys(list)) do
+    if st.names.worker_index(name) then doomed[#doomed + 1] = list[name] end
+  end
+  local ok, derr = delete_all(ctx, st, doomed)
+  if not ok then return nil, derr end
+  return true, ("%d worker(s) deleted"):format(#doomed)
+end
+
+
+function M.status(ctx)
+  local st, err = cluster.prepare(ctx, false)
+  if not st or not st.project then return st and {} or nil, err end
+  local list = st.app_list
+  if not list then
+    local lerr
+    list, lerr = apps.list(st)
+    if not list then return nil, lerr end
+  end
+  local rows = {}
+  for i = 1, ctx.params.workers do
+    local a = list[st.names.worker(i)]
+    if a then
+      local stale = st.generation and apps.env_of(a).RAYCAI_GENERATION ~= st.generation
+      rows[#rows + 1] = { kind = "application", role = "worker", name = a.name,
+                          state = a.status .. (stale and " (stale generation)" or ""),
+                          cpu = a.cpu, memory = a.memory, gpu = a.nvidia_gpu, created_at = a.created_at,
+                          healthy = a.status == "APPLICATION_RUNNING" and not stale }
+    else
+      rows[#rows + 1] = { kind = "application", role = "worker", name = st.names.worker(i), state = "absent", healthy = false }
+    end
+  end
+  for _, name in ipairs(sorted_keys(list)) do
+    local i = st.names.worker_index(name)
+    if i and i > ctx.params.workers then
+      local a = list[name]
+      rows[#rows + 1] = { kind = "application", role = "surplus", name = a.name, state = a.status,
+                          cpu = a.cpu, memory = a.memory, gpu = a.nvidia_gpu, created_at = a.created_at }
+    end
+  end
+  return rows
+end
+
+
+M.step = { name = "start_workers", plan = M.plan, apply = M.apply, destroy = M.destroy, status = M.status }
+
+return M
