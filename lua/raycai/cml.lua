@@ -198,8 +198,9 @@ local function patch(path, fields)
 end
 
 
+-- A custom method (":stop", ":restart"): POST without a body, as the spec declares none.
 local function action(path, class)
-  return { method = "POST", path = path, body = "{}", class = class, post = decode_env }
+  return { method = "POST", path = path, class = class, post = decode_env }
 end
 
 
@@ -574,16 +575,14 @@ end
 
 --- List a directory (relative to /home/cdsw; "" or "." for the root): { files = { FileInfo } }.
 function Client:list_files(pid, path)
-  local p = files_path(pid, path or "")
-  if p:sub(-1) == "/" then
-    p = p .. "%2F"  -- the API lists the root for an encoded slash
-  end
-  return run(self, { method = "GET", path = p, class = "safe", post = function(data)
-    if type(data.files) ~= "table" then
-      data.files = {}
-    end
-    return data
-  end })
+  -- the root is ".../files/" (an empty path lists /home/cdsw)
+  return run(self, { method = "GET", path = files_path(pid, path or ""), class = "safe",
+    post = function(data)
+      if type(data.files) ~= "table" then
+        data.files = {}
+      end
+      return data
+    end })
 end
 
 
@@ -610,7 +609,7 @@ function Client:upload_file(pid, dest_path, data)
     post = function() return { path = dest, file_size = tostring(#data) } end,
     recover = function(c, deadline_at)
       local listing, err = call.one(c, { method = "GET", class = "safe",
-        path = files_path(pid, dir) .. (dir == "" and "%2F" or "") }, deadline_at)
+        path = files_path(pid, dir) }, deadline_at)
       if not listing then
         if err.status == 404 then
           return false
