@@ -54,8 +54,9 @@ function M.start_sim(ctx)
   end
   local key = random_key()
   ui.secret(key)
-  local argv = { exe, "--listen", "127.0.0.1:0", "--state-dir", dir, "--domain", "ml-sim.example.com", env = { CML_SIM_API_KEY = key },
-                 stdout = "pipe", stderr = fs.join(dir, "sim.log"), new_group = true, kill_on_close = true }
+  local argv = { exe, "--listen", "127.0.0.1:0", "--state-dir", dir, "--domain", "ml-sim.example.com",
+                 env = { CML_SIM_API_KEY = key }, stdout = "pipe", stderr = fs.join(dir, "sim.log"),
+                 new_group = true, kill_on_close = true }
   local extra = os.getenv("RAYCAI_SIM_ARGS")
   if extra then for a in extra:gmatch("%S+") do argv[#argv + 1] = a end end
   local p, perr = proc.spawn(argv)

@@ -87,7 +87,7 @@ end
 --- Wait until every named application is RUNNING. Fails fast on a FAILED/STOPPED one.
 --- Returns true or nil, err naming each failed or late application with its state.
 ---@param names string[]
-function M.wait_running(ctx, st, names, timeout, label)
+function M.wait_running(st, names, timeout, label)
   if #names == 0 then return true end
   local states = {}
   local last_ready = -1

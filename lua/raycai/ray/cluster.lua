@@ -7,7 +7,7 @@ local clock = require "raycai.clock"
 
 local M = {}
 
-local PROJECT_ID = "^[a-z0-9][a-z0-9][a-z0-9][a-z0-9]%-[a-z0-9][a-z0-9][a-z0-9][a-z0-9]%-[a-z0-9][a-z0-9][a-z0-9][a-z0-9]%-[a-z0-9][a-z0-9][a-z0-9][a-z0-9]$"
+local PROJECT_ID = "^" .. string.rep("[a-z0-9][a-z0-9][a-z0-9][a-z0-9]", 4, "%-") .. "$"
 
 
 --- Every item of a paginated list: calls client[method](client, ..., opts) page by page.

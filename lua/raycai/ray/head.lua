@@ -85,7 +85,7 @@ function M.apply(ctx)
     ui.object("created", "application", body.name, { id = created.id, generation = st.generation })
     head = created
   end
-  local ok, werr = apps.wait_running(ctx, st, { body.name }, ctx.params.timeouts.head, "head")
+  local ok, werr = apps.wait_running(st, { body.name }, ctx.params.timeouts.head, "head")
   if not ok then
     if werr == "interrupted" then return nil, werr end
     return nil, ("%s; look at the head application's logs in CML (project %s, application %s) and at "

@@ -31,7 +31,7 @@ function M.vars(p, names, fp)
     cluster = { name = p.cluster, gcs_port = p.ray.gcs_port },
     venv = { dir = names.venvs .. "/" .. fp, python = "python3" },
     setup = { packages = M.packages(p), index_url = p.ray.index_url, find_links = p.ray.find_links,
-              fingerprint = fp, log = names.files.setup_log },
+              fingerprint = fp, log = names.files.setup_log, job_name = names.job },
     head = { cpus = p.head.cpu },
     worker = { cpus = p.worker.cpu, gpus = p.worker.gpu },
     timeouts = { head_wait = p.timeouts.head_wait, ray_start = p.timeouts.ray_start },

@@ -75,14 +75,18 @@ function M.plan(ctx)
   end
   local r, rerr = reconcile(ctx, st, list, st.generation)
   if not r then return nil, rerr end
-  for _, a in ipairs(r.keep) do changes[#changes + 1] = { action = "keep", kind = "application", name = a.name, detail = a.status } end
+  for _, a in ipairs(r.keep) do
+    changes[#changes + 1] = { action = "keep", kind = "application", name = a.name, detail = a.status }
+  end
   for _, x in ipairs(r.replace) do
     changes[#changes + 1] = { action = "update", kind = "application", name = x.app.name, detail = "replace worker" }
   end
   for _, i in ipairs(r.create) do
     changes[#changes + 1] = { action = "create", kind = "application", name = st.names.worker(i), detail = "worker" }
   end
-  for _, a in ipairs(r.delete) do changes[#changes + 1] = { action = "delete", kind = "application", name = a.name, detail = "surplus worker" } end
+  for _, a in ipairs(r.delete) do
+    changes[#changes + 1] = { action = "delete", kind = "application", name = a.name, detail = "surplus worker" }
+  end
   table.sort(changes, function(a, b) return a.name < b.name end)
   return changes
 end
@@ -137,7 +141,7 @@ function M.apply(ctx)
 
   local names = {}
   for i = 1, ctx.params.workers do names[i] = st.names.worker(i) end
-  local wok, werr = apps.wait_running(ctx, st, names, ctx.params.timeouts.workers, "workers")
+  local wok, werr = apps.wait_running(st, names, ctx.params.timeouts.workers, "workers")
   if not wok then
     if werr == "interrupted" then return nil, werr end
     return nil, werr .. "; the head is up: run up again to replace failed workers, or down to remove the cluster"

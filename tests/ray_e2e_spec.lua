@@ -1,0 +1,220 @@
+-- End to end: raycai-run deploys the Ray recipes to cml-sim over real HTTP (simulator without
+-- exec mode: states advance on timers, no script runs). See ray_exec_spec.lua for the run with
+-- real launchers.
+local sim = require "support.sim"
+local run = require("support.run").raycai
+local proc = require "raycai.proc"
+local fs = require "raycai.fs"
+local cjson = require "cjson"
+local cml = require "raycai.cml"
+
+local GPU = "recipes/gpu_cluster.lua"
+local CPU = "recipes/cpu_cluster.lua"
+local DELAYS = { app_start = 30, app_stop = 10, job_scheduling = 10, job_starting = 10, job_running = 20 }
+
+local MUTATING = { POST = true, PATCH = true, DELETE = true, PUT = true }
+
+
+--- Requests that change something (a download is a POST but only reads).
+local function mutations(s)
+  local out = {}
+  for _, r in ipairs(s:requests()) do
+    if MUTATING[r.method] and not r.path:match(":download$") then out[#out + 1] = r.method .. " " .. r.path end
+  end
+  return out
+end
+
+
+local function raycai(s, args)
+  return run(args, { env = { CML_HOST = s.url, CML_API_KEY = s.api_key } })
+end
+
+
+--- The cluster's applications in the simulator, by name.
+local function apps_of(s, prefix)
+  local out = {}
+  for _, a in ipairs(s:state().applications or {}) do
+    if a.name:sub(1, #prefix) == prefix then out[a.name] = a end
+  end
+  return out
+end
+
+
+local function count(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
+
+
+local function env_of(app)
+  local e = app.environment
+  if type(e) == "string" then e = cjson.decode(e) end
+  return e or {}
+end
+
+
+describe("ray recipes against cml-sim", function()
+  local s
+
+  before_each(function()
+    s = sim.start { delays = DELAYS }
+  end)
+
+  after_each(function()
+    if s then s:stop() end
+  end)
+
+  it("brings a GPU cluster up from empty and prints a healthy summary", function()
+    local r = raycai(s, { GPU })
+    assert.equal(0, r.code, r.stderr)
+    local apps = apps_of(s, "raycai-gpu-")
+    assert.equal(3, count(apps))
+    for _, name in ipairs({ "raycai-gpu-head", "raycai-gpu-worker-1", "raycai-gpu-worker-2" }) do
+      assert.equal("APPLICATION_RUNNING", apps[name].status, name)
+    end
+    assert.matches("workers:%s+2/2 running", r.stdout)
+    assert.matches("dashboard: https://gpu%-%x+%-head%.", r.stdout)
+  end)
+
+  it("gives GPU workers the GPU runtime and the head none", function()
+    assert.equal(0, raycai(s, { GPU }).code)
+    local apps = apps_of(s, "raycai-gpu-")
+    local head, w = apps["raycai-gpu-head"], apps["raycai-gpu-worker-1"]
+    assert.equal(0, head.nvidia_gpu or 0)
+    assert.equal(4, head.cpu)
+    assert.equal(16, head.memory)
+    assert.not_matches("cuda", head.runtime_identifier)
+    assert.equal(1, w.nvidia_gpu)
+    assert.equal(8, w.cpu)
+    assert.equal(32, w.memory)
+    assert.matches("cuda", w.runtime_identifier)
+    assert.equal(env_of(head).RAYCAI_GENERATION, env_of(w).RAYCAI_GENERATION)
+    assert.equal(false, head.bypass_authentication or false)
+  end)
+
+  it("gives a CPU cluster Standard runtimes only", function()
+    assert.equal(0, raycai(s, { CPU }).code)
+    for name, a in pairs(apps_of(s, "raycai-cpu-")) do
+      assert.equal(0, a.nvidia_gpu or 0, name)
+      assert.not_matches("cuda", a.runtime_identifier, name)
+    end
+  end)
+
+  it("plans without changing anything and says changes are pending", function()
+    local r = raycai(s, { GPU, "plan" })
+    assert.equal(3, r.code, r.stderr)
+    assert.matches("create%s+project%s+ray%-gpu", r.stdout)
+    assert.matches("create%s+application%s+raycai%-gpu%-worker%-2", r.stdout)
+    assert.same({}, mutations(s))
+  end)
+
+  it("plans after up: applications and files are kept, no request mutates", function()
+    assert.equal(0, raycai(s, { GPU }).code)
+    s:clear_requests()
+    local r = raycai(s, { GPU, "plan" })
+    assert.matches("keep%s+application%s+raycai%-gpu%-head", r.stdout)
+    assert.matches("keep%s+file%s+%.raycai/gpu/worker%.py", r.stdout)
+    assert.same({}, mutations(s))
+  end)
+
+  it("keeps the head and its workers on a second up", function()
+    assert.equal(0, raycai(s, { GPU }).code)
+    local before = apps_of(s, "raycai-gpu-")
+    s:clear_requests()
+    local r = raycai(s, { GPU })
+    assert.equal(0, r.code, r.stderr)
+    local after = apps_of(s, "raycai-gpu-")
+    for name, a in pairs(before) do assert.equal(a.id, after[name].id, name) end
+    for _, m in ipairs(mutations(s)) do
+      -- only the setup job may run again: the simulator without exec mode builds no venv
+      assert.matches("/jobs/[^/]+/runs$", m)
+    end
+  end)
+
+  it("scales 2 -> 4 -> 1 keeping the workers that stay", function()
+    assert.equal(0, raycai(s, { GPU }).code)
+    local first = apps_of(s, "raycai-gpu-")
+    assert.equal(0, raycai(s, { "--set", "workers=4", GPU }).code)
+    local four = apps_of(s, "raycai-gpu-")
+    assert.equal(5, count(four))
+    assert.equal(first["raycai-gpu-worker-1"].id, four["raycai-gpu-worker-1"].id)
+    assert.equal("APPLICATION_RUNNING", four["raycai-gpu-worker-4"].status)
+    local r = raycai(s, { "--set", "workers=1", GPU })
+    assert.equal(0, r.code, r.stderr)
+    local one = apps_of(s, "raycai-gpu-")
+    assert.equal(2, count(one))
+    assert.equal(first["raycai-gpu-worker-1"].id, one["raycai-gpu-worker-1"].id)
+    assert.equal(first["raycai-gpu-head"].id, one["raycai-gpu-head"].id)
+  end)
+
+  it("replaces head and workers with a new generation when the head spec changes", function()
+    assert.equal(0, raycai(s, { GPU }).code)
+    local old = apps_of(s, "raycai-gpu-")
+    assert.equal(0, raycai(s, { "--set", "head.cpu=2", GPU }).code)
+    local new = apps_of(s, "raycai-gpu-")
+    assert.are_not.equal(old["raycai-gpu-head"].id, new["raycai-gpu-head"].id)
+    assert.equal(2, new["raycai-gpu-head"].cpu)
+    local gen = env_of(new["raycai-gpu-head"]).RAYCAI_GENERATION
+    assert.are_not.equal(env_of(old["raycai-gpu-head"]).RAYCAI_GENERATION, gen)
+    for i = 1, 2 do
+      assert.equal(gen, env_of(new["raycai-gpu-worker-" .. i]).RAYCAI_GENERATION)
+    end
+  end)
+
+  it("takes the cluster down: no application of it is left, the job stays", function()
+    assert.equal(0, raycai(s, { GPU }).code)
+    local r = raycai(s, { GPU, "down" })
+    assert.equal(0, r.code, r.stderr)
+    assert.equal(0, count(apps_of(s, "raycai-gpu-")))
+    local jobs = {}
+    for _, j in ipairs(s:state().jobs or {}) do jobs[j.name] = j end
+    assert.is_table(jobs["raycai-gpu-setup"])
+    assert.equal(0, raycai(s, { GPU, "down", "--purge" }).code)
+    jobs = {}
+    for _, j in ipairs(s:state().jobs or {}) do jobs[j.name] = j end
+    assert.is_nil(jobs["raycai-gpu-setup"])
+  end)
+
+  it("reports status as a table and exits 3 when the cluster is absent", function()
+    local r = raycai(s, { GPU, "status" })
+    assert.equal(3, r.code, r.stderr)
+    assert.equal(0, raycai(s, { GPU }).code)
+    r = raycai(s, { GPU, "status" })
+    assert.equal(0, r.code, r.stderr)
+    assert.matches("raycai%-gpu%-head%s+head%s+APPLICATION_RUNNING%s+4%s+16 GB%s+0", r.stdout)
+    assert.matches("raycai%-gpu%-worker%-2%s+worker%s+APPLICATION_RUNNING%s+8%s+32 GB%s+1", r.stdout)
+    assert.matches("cluster healthy", r.stdout)
+  end)
+
+  it("writes launchers that python3 compiles", function()
+    assert.equal(0, raycai(s, { GPU }).code)
+    local pid
+    for _, p in ipairs(s:state().projects) do if p.name == "ray-gpu" then pid = p.id end end
+    local client = assert(cml.client { host = s.url, api_key = s.api_key })
+    local dir = fs.tempdir("raycai-launchers")
+    for _, f in ipairs({ "head.py", "worker.py", "setup_venv.py" }) do
+      local body = assert(client:download_file(pid, ".raycai/gpu/" .. f))
+      assert.is_true(fs.write(fs.join(dir, f), body))
+      local p = assert(proc.spawn { "python3", "-m", "py_compile", fs.join(dir, f), stdout = "null", stderr = "null" })
+      assert.equal(0, p:wait(30), f)
+    end
+    fs.remove(dir, { recursive = true })
+  end)
+
+  it("refuses an invalid cluster name before any request", function()
+    local r = raycai(s, { "--set", "cluster=Bad_Name", GPU })
+    assert.equal(2, r.code)
+    assert.matches("cluster name \"Bad_Name\" is not valid", r.stderr)
+    assert.same({}, s:requests())
+  end)
+
+  it("runs the team example recipe with its shared module and extra step", function()
+    local r = raycai(s, { "recipes/team_example.lua" })
+    assert.equal(0, r.code, r.stderr)
+    assert.matches("team cluster ready %(cluster team%-gpu, 4 workers%)", r.stderr)
+    local apps = apps_of(s, "raycai-team-gpu-")
+    assert.equal(5, count(apps))
+    assert.equal("ml-platform", env_of(apps["raycai-team-gpu-worker-3"]).TEAM)
+  end)
+end)
