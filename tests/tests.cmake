@@ -19,3 +19,10 @@ foreach(spec IN LISTS RAYCAI_SPECS)
       "LD_PRELOAD=${asan_lib};ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
   endif()
 endforeach()
+
+# Lua style: no globals, no unused values (Debian's lua-check).
+find_program(LUACHECK NAMES luacheck)
+if(LUACHECK)
+  add_test(NAME luacheck COMMAND "${LUACHECK}" --no-color -q lua recipes tests)
+  set_tests_properties(luacheck PROPERTIES WORKING_DIRECTORY "${CMAKE_SOURCE_DIR}")
+endif()
