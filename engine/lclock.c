@@ -123,7 +123,15 @@ static int clock_trap (lua_State *L) {
 }
 
 
-/* clock.clear_interrupt(): forget an interrupt (tests). */
+/* clock.raise_interrupt(): behave as if SIGINT had arrived (restores a cleared interrupt). */
+static int clock_raise (lua_State *L) {
+  (void)L;
+  interrupted = 1;
+  return 0;
+}
+
+
+/* clock.clear_interrupt(): forget an interrupt (to run clean-up requests, and in tests). */
 static int clock_clear (lua_State *L) {
   (void)L;
   raycai_clear_interrupt();
@@ -139,6 +147,7 @@ static const luaL_Reg clock_funcs[] = {
   {"interrupted", clock_interrupted},
   {"trap_interrupts", clock_trap},
   {"clear_interrupt", clock_clear},
+  {"raise_interrupt", clock_raise},
   {NULL, NULL}
 };
 

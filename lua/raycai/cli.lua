@@ -47,6 +47,16 @@ Environment:
 ]]
 
 
+--- After Ctrl-C: say what this run changed and how to converge.
+local function report_interrupt(detail)
+  local done = ui.changes()
+  local what = #done == 0 and "nothing was changed" or ("this run had " .. table.concat(done, ", "))
+  ui.error(("interrupted%s: %s; run up again to converge, or down to remove the cluster")
+    :format(detail and detail ~= "interrupted" and (" (" .. tostring(detail) .. ")") or "", what))
+  return EXIT.interrupted
+end
+
+
 local function usage_error(msg)
   ui.error(msg .. " (see raycai-run --help)")
   return EXIT.usage
@@ -180,18 +190,12 @@ local function dispatch(r, action, values, opts)
   end)
   context.close(ctx)
   if not ok then
-    if clock.interrupted() then
-      ui.error("interrupted")
-      return EXIT.interrupted
-    end
+    if clock.interrupted() then return report_interrupt() end
     ui.error(tostring(result.msg))
     if opts.verbose then io.stderr:write(result.trace, "\n") end
     return EXIT.failed
   end
-  if clock.interrupted() then
-    ui.error("interrupted" .. (err and (": " .. tostring(err)) or ""))
-    return EXIT.interrupted
-  end
+  if clock.interrupted() then return report_interrupt(err) end
   if result == nil then
     ui.error(tostring(err))
     return EXIT.failed

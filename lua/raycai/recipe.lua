@@ -128,29 +128,73 @@ local function run_step(step, fname, ctx)
 end
 
 
---- Run `up`: every step's apply, in order. Returns true or nil, err (the failing step's error).
-function Recipe:up(ctx)
-  for _, step in ipairs(self:step_list(ctx.params)) do
-    if step.apply then
-      local ok, err = run_step(step, "apply", ctx)
-      if not ok then return nil, err end
-    end
+--- Count the changes of a plan that are not "keep".
+local function pending(changes)
+  local n = 0
+  for _, c in ipairs(changes) do if c.action ~= "keep" then n = n + 1 end end
+  return n
+end
+
+
+--- Run fn while holding the recipe's lock (hooks.lock), releasing it even after Ctrl-C.
+local function locked(self, ctx, action, fn)
+  local release
+  if self.hooks.lock then
+    local err
+    release, err = self.hooks.lock(ctx, action)
+    if not release then return nil, err end
   end
+  local ok, res, err = pcall(fn)
+  if release then
+    local was_interrupted = clock.interrupted()
+    clock.clear_interrupt()  -- let the release requests through
+    pcall(release)
+    if was_interrupted then clock.raise_interrupt() end
+  end
+  if not ok then error(res, 0) end
+  return res, err
+end
+
+
+--- Run `up`: a read-only plan first; when nothing is pending, stop there (an idempotent re-run
+--- mutates nothing). Otherwise, under the lock, every step's apply in order.
+--- Returns true or nil, err (the failing step's error).
+function Recipe:up(ctx)
+  local changes, perr = self:plan(ctx)
+  if not changes then return nil, perr end
+  if pending(changes) == 0 then
+    ui.info("nothing to change: the cluster matches the recipe")
+    ctx.state.unchanged = true
+    if self.hooks.summary then self.hooks.summary(ctx) end
+    return true
+  end
+  local ok, err = locked(self, ctx, "up", function()
+    for _, step in ipairs(self:step_list(ctx.params)) do
+      if step.apply then
+        local sok, serr = run_step(step, "apply", ctx)
+        if not sok then return nil, serr end
+      end
+    end
+    return true
+  end)
+  if not ok then return nil, err end
   if self.hooks.summary then self.hooks.summary(ctx) end
   return true
 end
 
 
---- Run `down`: every step's destroy, in reverse order.
+--- Run `down`: every step's destroy, in reverse order, under the lock.
 function Recipe:down(ctx)
   local steps = self:step_list(ctx.params)
-  for i = #steps, 1, -1 do
-    if steps[i].destroy then
-      local ok, err = run_step(steps[i], "destroy", ctx)
-      if not ok then return nil, err end
+  return locked(self, ctx, "down", function()
+    for i = #steps, 1, -1 do
+      if steps[i].destroy then
+        local ok, err = run_step(steps[i], "destroy", ctx)
+        if not ok then return nil, err end
+      end
     end
-  end
-  return true
+    return true
+  end)
 end
 
 

@@ -121,8 +121,18 @@ function M.out(text)
 end
 
 
+local changes = {}
+
+
+--- What this run changed so far: a list of "created application raycai-gpu-head", ...
+function M.changes()
+  return changes
+end
+
+
 --- Object lifecycle events: created/updated/deleted/kept.
 function M.object(change, kind, name, fields)
+  if change ~= "kept" then changes[#changes + 1] = ("%s %s %s"):format(change, kind, name) end
   local ev = { change = change, kind = kind, name = name }
   for k, v in pairs(fields or {}) do ev[k] = v end
   M.event("object_" .. change, ev)

@@ -76,6 +76,7 @@ function M.params(d)
       workers = param(pick(t.workers, 900), "seconds to wait for all workers to run", { min = 1 }),
       head_wait = param(pick(t.head_wait, 900), "seconds a worker waits for head.json", { min = 1 }),
       ray_start = param(pick(t.ray_start, 300), "seconds ray start may take", { min = 1 }),
+      lock = param(pick(t.lock, 7200), "seconds after which another run's lock counts as stale", { min = 1 }),
     },
   }
 end
@@ -149,6 +150,7 @@ function M.recipe(def)
   for _, s in ipairs(def.extra_steps or {}) do steps[#steps + 1] = s end
   local r = recipe.new { name = def.name, doc = def.doc, params = M.params(def.defaults), steps = steps }
   r.hooks.summary = summary
+  r.hooks.lock = function(ctx, action) return require("raycai.ray.lock").acquire(ctx, action) end
   r.hooks.print_status = print_status
   return r
 end
