@@ -1,0 +1,248 @@
+/*
+** applications.c: List/Create/Get/Update/Delete Application, :stop and :restart.
+** Runs with g_lock held. States move in lifecycle.c.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+
+static const char *app_status_word (const char *w) {
+  static const char *const map[][2] = {
+    { "starting", "APPLICATION_STARTING" }, { "running", "APPLICATION_RUNNING" },
+    { "stopping", "APPLICATION_STOPPING" }, { "stopped", "APPLICATION_STOPPED" },
+    { "failed", "APPLICATION_FAILED" }, { "unknown", "APPLICATION_UNKNOWN" },
+  };
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (strcmp(w, map[i][0]) == 0 || strcmp(w, map[i][1]) == 0) return map[i][1];
+  return NULL;
+}
+
+
+static int subdomain_valid (const char *s) {
+  if (!s || !*s || *s == '-') return 0;
+  for (const char *p = s; *p; p++) {
+    int ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-';
+    if (!ok) return 0;
+    if (*p == '-' && (p[1] == '-' || p[1] == '\0')) return 0;
+  }
+  return 1;
+}
+
+
+static int check_subdomain (reply *rp, const char *sub, const cJSON *self) {
+  if (!subdomain_valid(sub)) {
+    reply_error(rp, 3, "Problem with field Subdomain: invalid pattern");
+    return -1;
+  }
+  const cJSON *o;
+  cJSON_ArrayForEach(o, st_list("applications")) {
+    if (o != self && strcmp(js_str(o, "subdomain"), sub) == 0) {
+      reply_error(rp, 6, "subdomain '%s' is already in use by another application", sub);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+
+static void copy_opt_str (cJSON *dst, const cJSON *src, const char *k, const char *dflt) {
+  const char *v = js_str(src, k);
+  if (v || dflt) js_set_str(dst, k, v ? v : dflt);
+}
+
+
+static cJSON *str_array (const cJSON *src) {
+  cJSON *out = cJSON_CreateArray();
+  const cJSON *e;
+  cJSON_ArrayForEach(e, src) {
+    if (cJSON_IsString(e)) cJSON_AddItemToArray(out, cJSON_CreateString(e->valuestring));
+  }
+  return out;
+}
+
+
+static void create_app (const request *rq, reply *rp, cJSON *project) {
+  cJSON *body = req_json(rq, rp);
+  if (!body) return;
+  char *env = NULL;
+  const char *name = js_str(body, "name");
+  const char *sub = js_str(body, "subdomain");
+  const char *runtime = js_str(body, "runtime_identifier");
+  const char *kernel = js_str(body, "kernel");
+  double cpu = js_num(body, "cpu", 1), mem = js_num(body, "memory", 1);
+  double gpu = js_num(body, "nvidia_gpu", 0);
+  if (!name || !*name) {
+    reply_error(rp, 3, "application name must be specified");
+    goto done;
+  }
+  if (check_subdomain(rp, sub, NULL) || check_runtime(rp, project, runtime, kernel) ||
+      check_script(rp, project, js_str(body, "script")) || check_resources(rp, cpu, mem, gpu))
+    goto done;
+  if (!(env = env_to_string(cJSON_GetObjectItemCaseSensitive(body, "environment"), rp))) goto done;
+  if (check_quota(rp, cpu, mem, gpu, NULL)) goto done;
+
+  char id[20], ts[40];
+  new_id4(id);
+  now_iso(ts);
+  int legacy = strcmp(js_str(project, "default_engine_type"), "legacy_engine") == 0;
+  cJSON *a = cJSON_CreateObject();
+  js_set_str(a, "id", id);
+  js_set_str(a, "name", name);
+  copy_opt_str(a, body, "description", "");
+  js_set(a, "creator", js_short_user());
+  js_set_str(a, "script", js_str(body, "script"));
+  js_set_str(a, "subdomain", sub);
+  js_set_str(a, "status", "APPLICATION_STARTING");
+  js_set_str(a, "created_at", ts);
+  js_set_str(a, "updated_at", ts);
+  js_set_str(a, "kernel", legacy ? (kernel && *kernel ? kernel : "python3") : "");
+  js_set_num(a, "cpu", cpu);
+  js_set_num(a, "memory", mem);
+  js_set_num(a, "nvidia_gpu", gpu);
+  js_set_bool(a, "bypass_authentication", js_bool(body, "bypass_authentication", 0));
+  js_set_str(a, "environment", env);
+  js_set_str(a, "runtime_identifier", runtime ? runtime : "");
+  js_set(a, "runtime_addon_identifiers",
+         str_array(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")));
+  js_set_num(a, "run_as", js_num(body, "run_as", 0));
+  js_set_bool(a, "cdv_app", js_bool(body, "cdv_app", 0));
+  char label[32];
+  snprintf(label, sizeof label, "%.0f", js_num(body, "accelerator_label_id", 0));
+  js_set_str(a, "accelerator_label_id", label);
+  js_set_num(a, "resource_group_id", js_num(body, "resource_group_id", 0));
+  js_set_num(a, "resource_profile_id", js_num(body, "resource_profile_id", 0));
+  js_set_str(a, "_project_id", js_str(project, "id"));
+  cJSON_AddItemToArray(st_list("applications"), a);
+  app_begin_start(a);
+  st_dirty();
+  reply_json(rp, 200, js_public(a));
+done:
+  free(env);
+  cJSON_Delete(body);
+}
+
+
+static void update_app (const request *rq, reply *rp, cJSON *project, cJSON *a) {
+  cJSON *body = req_json(rq, rp);
+  if (!body) return;
+  char *env = NULL;
+  const char *name = js_str(body, "name");
+  const char *sub = js_str(body, "subdomain");
+  const char *script = js_str(body, "script");
+  const char *runtime = js_str(body, "runtime_identifier");
+  double cpu = js_num(body, "cpu", js_num(a, "cpu", 1));
+  double mem = js_num(body, "memory", js_num(a, "memory", 1));
+  double gpu = js_num(body, "nvidia_gpu", js_num(a, "nvidia_gpu", 0));
+  if (name && !*name) {
+    reply_error(rp, 3, "application name must not be empty");
+    goto done;
+  }
+  if ((sub && *sub && strcmp(sub, js_str(a, "subdomain")) != 0 && check_subdomain(rp, sub, a)) ||
+      (script && *script && check_script(rp, project, script)) ||
+      (runtime && *runtime && check_runtime(rp, project, runtime, NULL)) ||
+      check_resources(rp, cpu, mem, gpu))
+    goto done;
+  if (js_has(body, "environment") &&
+      !(env = env_to_string(cJSON_GetObjectItemCaseSensitive(body, "environment"), rp)))
+    goto done;
+  if (name) js_set_str(a, "name", name);
+  if (sub && *sub) js_set_str(a, "subdomain", sub);
+  if (script && *script) js_set_str(a, "script", script);
+  if (runtime && *runtime) js_set_str(a, "runtime_identifier", runtime);
+  if (js_str(body, "description")) js_set_str(a, "description", js_str(body, "description"));
+  if (js_str(body, "kernel")) js_set_str(a, "kernel", js_str(body, "kernel"));
+  if (js_has(body, "bypass_authentication"))
+    js_set_bool(a, "bypass_authentication", js_bool(body, "bypass_authentication", 0));
+  if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")))
+    js_set(a, "runtime_addon_identifiers",
+           str_array(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")));
+  js_set_num(a, "cpu", cpu);
+  js_set_num(a, "memory", mem);
+  js_set_num(a, "nvidia_gpu", gpu);
+  if (env) js_set_str(a, "environment", env);
+  char ts[40];
+  now_iso(ts);
+  js_set_str(a, "updated_at", ts);
+  st_dirty();
+  reply_json(rp, 200, js_public(a));
+done:
+  free(env);
+  cJSON_Delete(body);
+}
+
+
+static void list_apps (const request *rq, reply *rp, cJSON *project) {
+  static const char *const fkeys[] = { "bypass_authentication", "creator.email", "creator.name",
+                                       "creator.username", "description", "kernel", "name",
+                                       "script", "status", "subdomain", "runtime_identifier",
+                                       NULL };
+  static const char *const skeys[] = { "created_at", "creator.email", "creator.name",
+                                       "creator.username", "description", "kernel", "name",
+                                       "script", "status", "subdomain", "updated_at",
+                                       "runtime_identifier", NULL };
+  static const list_spec spec = { "applications", fkeys, skeys, app_status_word };
+  cJSON *all = st_list("applications");
+  int n = 0;
+  const cJSON **items = xmalloc(sizeof(cJSON *) * (size_t)(cJSON_GetArraySize(all) + 1));
+  const cJSON *o;
+  cJSON_ArrayForEach(o, all) {
+    if (strcmp(js_str(o, "_project_id"), js_str(project, "id")) == 0) items[n++] = o;
+  }
+  list_reply(rq, rp, &spec, items, n, "applications");
+  free(items);
+}
+
+
+void h_applications (const request *rq, reply *rp, cJSON *project, char **seg, int nseg) {
+  const char *m = rq->method;
+  if (nseg == 0) {
+    if (strcmp(m, "GET") == 0) list_apps(rq, rp, project);
+    else if (strcmp(m, "POST") == 0) create_app(rq, rp, project);
+    else reply_bad_method(rp);
+    return;
+  }
+  if (nseg != 1) {
+    reply_error(rp, 5, "Not Found");
+    return;
+  }
+  char *verb = strchr(seg[0], ':');
+  if (verb) *verb++ = '\0';
+  cJSON *a = st_find_in("applications", js_str(project, "id"), seg[0]);
+  if (!a) {
+    reply_error(rp, 5, "application %s not found in project %s", seg[0], js_str(project, "id"));
+    return;
+  }
+  if (verb) {
+    if (strcmp(m, "POST") != 0) {
+      reply_bad_method(rp);
+    } else if (strcmp(verb, "stop") == 0) {
+      app_begin_stop(a);
+      st_dirty();
+      reply_json(rp, 200, js_public(a));
+    } else if (strcmp(verb, "restart") == 0) {
+      if (!app_counts_for_quota(a) &&
+          check_quota(rp, js_num(a, "cpu", 0), js_num(a, "memory", 0), js_num(a, "nvidia_gpu", 0), a))
+        return;
+      app_begin_start(a);
+      st_dirty();
+      reply_json(rp, 200, js_public(a));
+    } else {
+      reply_error(rp, 5, "Not Found");
+    }
+    return;
+  }
+  if (strcmp(m, "GET") == 0) {
+    reply_json(rp, 200, js_public(a));
+  } else if (strcmp(m, "PATCH") == 0) {
+    update_app(rq, rp, project, a);
+  } else if (strcmp(m, "DELETE") == 0) {
+    end_process(a);
+    st_remove("applications", a);
+    reply_json(rp, 200, cJSON_CreateObject());
+  } else {
+    reply_bad_method(rp);
+  }
+}
