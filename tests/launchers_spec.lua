@@ -17,6 +17,9 @@ local WAIT = 60  -- seconds: generous deadline for anything to happen
 local spawned = {}
 
 local function spawn(argv)
+  -- Python children need no sanitizer runtime even when the spec runs under an ASan build.
+  argv.env = argv.env or {}
+  if argv.env.LD_PRELOAD == nil then argv.env.LD_PRELOAD = false end
   argv.kill_on_close = true
   argv.new_group = true
   argv.stdin = "null"
@@ -443,6 +446,17 @@ sys.exit(1 if newer else 0)
       local w = launch(c.worker, "g1")
       assert.equal(1, w.p:wait(WAIT))
       assert.matches("no [^\n]*head%.json of generation g1 after 0%.5s", read(w.log))
+    end)
+
+    it("stops waiting for the head on SIGTERM", function()
+      local c = new_cluster()
+      local w = launch(c.worker, "g1")
+      wait_for("the worker to wait", function()
+        return read(w.log):match("waiting up to [^\n]*head%.json of generation g1")
+      end)
+      assert(w.p:kill("TERM"))
+      assert.equal(128 + 15, w.p:wait(WAIT))
+      assert.matches("stopped by signal 15 before joining", read(w.log))
     end)
 
     it("refuses to start without a completed venv and names the setup job", function()
