@@ -157,6 +157,8 @@ int tq_json_string (luaL_Buffer *b, const char *s, size_t len, size_t *bad) {
       case '\n': luaL_addstring(b, "\\n"); break;
       case '\r': luaL_addstring(b, "\\r"); break;
       case '\t': luaL_addstring(b, "\\t"); break;
+      case '\b': luaL_addstring(b, "\\b"); break;
+      case '\f': luaL_addstring(b, "\\f"); break;
       default:
         if (cp < 0x10000)
           json_u(b, cp);

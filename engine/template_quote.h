@@ -24,7 +24,10 @@ int tq_py_string (luaL_Buffer *b, const char *s, size_t len, size_t *bad);
 /* Append s[0..len) as a single-quoted POSIX shell word; 0, or -1 with *bad = offset of a NUL. */
 int tq_sh_word (luaL_Buffer *b, const char *s, size_t len, size_t *bad);
 
-/* Append s[0..len) as a JSON string; 0, or -1 with *bad = offset of invalid UTF-8. */
+/*
+** Append s[0..len) as a JSON string escaped as Python's json.dumps does by default
+** (ensure_ascii); 0, or -1 with *bad = offset of invalid UTF-8.
+*/
 int tq_json_string (luaL_Buffer *b, const char *s, size_t len, size_t *bad);
 
 /*
