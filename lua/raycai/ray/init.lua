@@ -127,9 +127,9 @@ local function print_status(ctx, rows)
   local t = { { "OBJECT", "ROLE", "STATUS", "CPU", "MEMORY", "GPU", "AGE" } }
   for _, r in ipairs(rows) do
     if r.healthy == false then healthy = false end
-    t[#t + 1] = { r.name or "", r.role or r.kind or "", r.state or "", r.cpu and tostring(r.cpu) or "",
-                  r.memory and (tostring(r.memory) .. " GB") or "", r.gpu and tostring(r.gpu) or "",
-                  age(r.created_at) }
+    local function num(v) return v and ("%g"):format(v) or "" end
+    t[#t + 1] = { r.name or "", r.role or r.kind or "", r.state or "", num(r.cpu),
+                  r.memory and (num(r.memory) .. " GB") or "", num(r.gpu), age(r.created_at) }
     ui.event("object_status", { kind = r.kind, role = r.role, name = r.name, state = r.state,
                                 cpu = r.cpu, memory = r.memory, gpu = r.gpu, created_at = r.created_at })
   end

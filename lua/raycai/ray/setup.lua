@@ -211,8 +211,9 @@ function M.apply(ctx)
   ready, verr = venv_ready(client, pid, s.venv_dir)
   if ready == nil then return nil, verr end
   if not ready then
-    ui.warn(("the setup job succeeded but %s/%s is not there; the simulator without exec mode runs no "
-      .. "scripts"):format(s.venv_dir, MARKER))
+    ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
+      .. "without exec mode runs no scripts)"):format(s.venv_dir, MARKER))
+    return true, "setup job run " .. run.id .. " succeeded"
   end
   return true, "venv " .. s.fingerprint .. " built"
 end
