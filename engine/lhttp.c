@@ -4,7 +4,7 @@
 **   local h = http.new{ timeout = 30, connect_timeout = 10, ca_bundle = path, insecure = false,
 **                       max_body = 64 << 20, user_agent = "raycai/0.1.0" }
 **   local res, err = h:request{ method = "GET", url = "...", headers = {...}, body = "...",
-**                               multipart = {...}, timeout = 5 }
+**                               multipart = {...}, timeout = 5, fresh_connect = bool }
 **   local results = h:request_many({ req1, req2, ... }, { parallel = 16 })
 **
 ** Every transfer runs through the client's one multi handle, so a single request is a batch of
@@ -381,7 +381,7 @@ static void setup_transfer (lua_State *L, Client *c, int req, Transfer *t) {
   const char *method, *url, *body;
   size_t body_len = 0;
   long timeout_ms;
-  int multipart;
+  int multipart, fresh;
   luaL_argexpected(L, lua_type(L, req) == LUA_TTABLE, req, "request table");
   method = opt_str(L, req, "method", NULL);
   url = opt_str(L, req, "url", NULL);
@@ -392,6 +392,9 @@ static void setup_transfer (lua_State *L, Client *c, int req, Transfer *t) {
     luaL_error(L, "bad request (url required)");
   timeout_ms = opt_ms(L, req, "timeout", c->timeout_ms);
   multipart = lua_getfield(L, req, "multipart") != LUA_TNIL;
+  lua_pop(L, 1);
+  lua_getfield(L, req, "fresh_connect");
+  fresh = lua_toboolean(L, -1);
   lua_pop(L, 1);
   if (multipart && body != NULL)
     luaL_error(L, "bad request (body and multipart are exclusive)");
@@ -416,6 +419,10 @@ static void setup_transfer (lua_State *L, Client *c, int req, Transfer *t) {
   SETOPT(L, t->easy, CURLOPT_USERAGENT, c->user_agent);
   SETOPT(L, t->easy, CURLOPT_ACCEPT_ENCODING, "");
   SETOPT(L, t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* libcurl silently re-sends a request whose reused connection closed without an answer;
+     a new connection makes such a drop visible, which a non-idempotent request needs */
+  if (fresh)
+    SETOPT(L, t->easy, CURLOPT_FRESH_CONNECT, 1L);
   if (c->ca_bundle != NULL)
     SETOPT(L, t->easy, CURLOPT_CAINFO, c->ca_bundle);
   if (c->insecure) {

@@ -37,9 +37,10 @@ describe("raycai.cml", function()
 
   describe("client()", function()
     it("adds https:// to a bare domain and strips a trailing /api/v2", function()
-      local a = assert(cml.client { host = "ml-x.example.com", api_key = "k" })
+      local a = assert(cml.client { host = "ml-x.example.com", api_key = "norm-key-1" })
       assert.equal("https://ml-x.example.com", a.base)
-      local b = assert(cml.client { host = "https://ml-x.example.com/api/v2/", api_key = "k" })
+      local b = assert(cml.client { host = "https://ml-x.example.com/api/v2/",
+        api_key = "norm-key-2" })
       assert.equal("https://ml-x.example.com", b.base)
     end)
 
@@ -62,7 +63,7 @@ describe("raycai.cml", function()
     end
 
     it("names CML_HOST when it is missing", function()
-      local o, err = cml.config_from_env(env { CML_API_KEY = "k" })
+      local o, err = cml.config_from_env(env { CML_API_KEY = "env-key-1" })
       assert.is_nil(o)
       assert.matches("CML_HOST", err)
     end)
@@ -91,7 +92,7 @@ describe("raycai.cml", function()
     end)
 
     it("names CML_CA_BUNDLE when the bundle cannot be read", function()
-      local o, err = cml.config_from_env(env { CML_HOST = "h", CML_API_KEY = "k",
+      local o, err = cml.config_from_env(env { CML_HOST = "h", CML_API_KEY = "env-key-2",
         CML_CA_BUNDLE = "/nonexistent/ca.pem" })
       assert.is_nil(o)
       assert.matches("CML_CA_BUNDLE", err)

@@ -57,6 +57,12 @@ class H(http.server.BaseHTTPRequestHandler):
             for _ in range(int(parts[2]) // 1000):
                 self.wfile.write(b"3e8\r\n" + b"y" * 1000 + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
+        elif parts[1] == "dropcount":  # count the requests, then drop
+            with lock: state["drops"] = state.get("drops", 0) + 1
+            self.close_connection = True
+            self.connection.shutdown(2)
+        elif parts[1] == "drops":
+            self.send(200, str(state.get("drops", 0)).encode())
         elif parts[1] == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
@@ -230,6 +236,16 @@ describe("raycai.http", function()
       assert.is_nil(res)
       assert.equal("dropped", err.kind)
     end)
+
+    it("with fresh_connect, reports a drop on a reused connection instead of re-sending",
+      function()
+        assert(h:request { url = base .. "/port" })  -- leaves a connection to reuse
+        local res, err = h:request { method = "POST", url = base .. "/dropcount", body = "x",
+          fresh_connect = true }
+        assert.is_nil(res)
+        assert.equal("dropped", err.kind)
+        assert.equal("1", assert(h:request { url = base .. "/drops" }).body)
+      end)
 
     it("reports a body shorter than Content-Length as kind dropped", function()
       local res, err = h:request { url = base .. "/truncate" }

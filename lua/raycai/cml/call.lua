@@ -97,6 +97,8 @@ local function build_request(client, call, deadline_at)
   return {
     method = spec.method, url = url, headers = headers, body = spec.body,
     multipart = spec.multipart, timeout = call.timeout,
+    -- on a reused connection libcurl would re-send a dropped request by itself, unseen
+    fresh_connect = spec.method ~= "GET",
   }
 end
 

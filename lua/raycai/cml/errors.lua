@@ -68,8 +68,8 @@ end
 function M.http(method, path, status, body, retryable)
   local code, message
   if type(body) == "table" then
-    if math.type(body.code) == "integer" then
-      code = body.code
+    if type(body.code) == "number" then
+      code = math.tointeger(body.code)  -- cjson decodes every number as a float
     end
     if type(body.message) == "string" and body.message ~= "" then
       message = body.message
