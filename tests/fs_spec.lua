@@ -90,6 +90,12 @@ describe("raycai.fs", function()
       assert.equal(2, code)
     end)
 
+    it("returns nil and a message naming the path when reading a folder", function()
+      local ok, err = fs.read(root)
+      assert.is_nil(ok)
+      assert.equal(root .. ": Is a directory", err)
+    end)
+
     it("returns nil and a message naming the path when the folder does not exist", function()
       local ok, err = fs.write(path("no", "such", "f"), "x")
       assert.is_nil(ok)
