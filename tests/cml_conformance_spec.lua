@@ -39,8 +39,8 @@ local function type_ok(v, s)
   local t = s.type
   if t == "string" then
     return type(v) == "string"
-  elseif t == "integer" then
-    return math.type(v) == "integer"
+  elseif t == "integer" then  -- JSON has one number type; cjson decodes it as a float
+    return type(v) == "number" and v == math.floor(v)
   elseif t == "number" then
     return type(v) == "number"
   elseif t == "boolean" then
