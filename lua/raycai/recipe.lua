@@ -162,7 +162,11 @@ end
 function Recipe:up(ctx)
   local changes, perr = self:plan(ctx)
   if not changes then return nil, perr end
-  if pending(changes) == 0 then
+  local all_planned = true  -- a step that cannot plan must always apply
+  for _, step in ipairs(self:step_list(ctx.params)) do
+    if step.apply and not step.plan then all_planned = false end
+  end
+  if all_planned and pending(changes) == 0 then
     ui.info("nothing to change: the cluster matches the recipe")
     ctx.state.unchanged = true
     if self.hooks.summary then self.hooks.summary(ctx) end
