@@ -264,6 +264,14 @@ describe("raycai.template", function()
         { l = { { k = "x", v = 1 }, { k = "y", v = 2 } } }))
     end)
 
+    it("resolves this to the variables outside {{#each}}", function()
+      assert.equal("v", render("{{ this.x }}", { x = "v" }))
+    end)
+
+    it("gives @index inside an {{#if}} within {{#each}}", function()
+      assert.equal("2", render("{{#each l}}{{#if this}}{{ @index }}{{/if}}{{/each}}", { l = { false, true } }))
+    end)
+
     it("renders nothing for an empty list", function()
       assert.equal("[]", render("[{{#each l}}x{{/each}}]", { l = {} }))
     end)
