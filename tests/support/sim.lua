@@ -13,8 +13,30 @@ local cjson = require "cjson"
 
 local M = {}
 
+--- A runtime from the simulator's catalog (Python 3.11, Workbench, Standard).
+M.RUNTIME = "docker.repository.cloudera.com/cloudera/cdsw/ml-runtime-workbench-python3.11-standard:2025.09.1-b5"
+
 local Sim = {}
 Sim.__index = Sim
+
+
+function M.urlencode(s)
+  return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+
+--- "?k=v&..." from a table (sorted keys); table values are JSON-encoded (search_filter).
+function M.query(t)
+  local keys, parts = {}, {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = t[k]
+    if type(v) == "table" then v = cjson.encode(v) end
+    parts[#parts + 1] = M.urlencode(k) .. "=" .. M.urlencode(v)
+  end
+  return #parts > 0 and "?" .. table.concat(parts, "&") or ""
+end
 
 
 local function sh(s)
@@ -111,6 +133,12 @@ function M.start(opts)
 end
 
 
+--- A handle on a simulator started elsewhere (no process to manage).
+function M.attach(url, api_key)
+  return setmetatable({ url = url, api_key = api_key or "cml-sim-dev-key" }, Sim)
+end
+
+
 --- One HTTP request with curl: status, body text, headers text.
 function Sim:http(method, url, body, headers, opts)
   opts = opts or {}
@@ -160,6 +188,32 @@ function Sim:api(method, path, body, opts)
   if not path:match("^/") then path = "/api/v2/" .. path end
   local status, text, head = self:http(method, self.url .. path, body, headers, opts)
   return status, decode(text), text, head
+end
+
+
+--- Upload content to dest (multipart, field name = destination path): status, decoded.
+function Sim:upload(pid, dest, content)
+  local tmp = os.tmpname()
+  write_all(tmp, content)
+  local base = dest:match("([^/]+)$") or dest
+  local status, body = self:api("POST", "projects/" .. pid .. "/files", nil,
+    { form = { ("%s=@%s;filename=%s"):format(dest, tmp, base) } })
+  os.remove(tmp)
+  return status, body
+end
+
+
+--- Create a project (body fields merged) and upload files { [dest] = content }; returns the project.
+function Sim:new_project(name, files, body)
+  local req = { name = name }
+  for k, v in pairs(body or {}) do req[k] = v end
+  local status, p = self:api("POST", "projects", req)
+  assert(status == 200, "create project " .. name .. ": " .. tostring(status) .. " " .. cjson.encode(p or {}))
+  for dest, content in pairs(files or {}) do
+    local st, b = self:upload(p.id, dest, content)
+    assert(st == 200, "upload " .. dest .. ": " .. tostring(st) .. " " .. cjson.encode(b or {}))
+  end
+  return p
 end
 
 
