@@ -14,13 +14,7 @@ local GPU = "recipes/gpu_cluster.lua"
 local MUTATING = { POST = true, PATCH = true, DELETE = true, PUT = true }
 
 
-local function free_port()
-  local p = assert(proc.spawn { "python3", "-c",
-    "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])", stdout = "pipe" })
-  local line = p:read_line(10)
-  p:wait(10)
-  return assert(math.tointeger(tonumber(line)))
-end
+local free_port = require("support.ports").free
 
 
 local function wait_for(what, fn, timeout)

@@ -71,16 +71,34 @@ function M.start_sim(ctx)
 end
 
 
+--- A positive number of seconds from an environment variable, nil when unset.
+local function seconds_from_env(name)
+  local v = os.getenv(name)
+  if not v or v == "" then return true, nil end
+  local n = tonumber(v)
+  if not n or n <= 0 or n ~= n or n == math.huge then
+    return nil, ("%s=%s is not a positive number of seconds"):format(name, v)
+  end
+  return true, n
+end
+
+
 --- Connect for this run: a client, or nil, message naming what to fix.
+--- CML_TIMEOUT (seconds per request) and CML_RETRY_DEADLINE (seconds per call, retries included)
+--- tune the client for slow or flaky gateways.
 function M.connect(ctx)
   local opts = ctx.options or {}
   local log = opts.verbose and function(line) ui.detail(line) end or nil
+  local ok, timeout = seconds_from_env("CML_TIMEOUT")
+  if not ok then return nil, timeout end
+  local dok, deadline = seconds_from_env("CML_RETRY_DEADLINE")
+  if not dok then return nil, deadline end
   local host = os.getenv("CML_HOST")
   if host and host ~= "" then
     local cfg, err = cml.config_from_env(os.getenv)
     if not cfg then return nil, err end
     if opts.insecure then cfg.insecure = true end
-    cfg.log, cfg.warn = log, ui.warn
+    cfg.log, cfg.warn, cfg.timeout, cfg.deadline = log, ui.warn, timeout, deadline
     ctx.state.domain = (cfg.host:gsub("^%a+://", "")):match("^[^/:]+")
     return cml.client(cfg)
   end
@@ -89,7 +107,8 @@ function M.connect(ctx)
   ui.info(("no CML_HOST set: deploying to the built-in simulator at %s (state in %s); set CML_HOST and "
     .. "CML_API_KEY to target a real workspace"):format(sim.url, sim.state_dir))
   ctx.state.domain = sim.domain
-  return cml.client { host = sim.url, api_key = sim.api_key, log = log, warn = ui.warn }
+  return cml.client { host = sim.url, api_key = sim.api_key, log = log, warn = ui.warn, timeout = timeout,
+                      deadline = deadline }
 end
 
 

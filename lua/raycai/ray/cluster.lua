@@ -142,6 +142,11 @@ function M.prepare(ctx, create)
     end
     local created, cerr = client:create_project { name = p.project, template = "local",
       description = "Ray clusters deployed by raycai", default_project_engine_type = "ml_runtime" }
+    if not created and cerr.status == 409 then
+      -- another run created it a moment ago: use that one
+      created, perr = find_project(client, p.project)
+      if not created then cerr = perr or cerr end
+    end
     if not created then
       return nil, ("project %s does not exist and could not be created: %s"):format(p.project, tostring(cerr))
     end

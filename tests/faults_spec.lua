@@ -1,0 +1,261 @@
+-- The fault matrix: raycai-run against cml-sim's fault injection. Each scenario runs up, checks
+-- the outcome, runs down and checks that no application of the cluster is left.
+local sim = require "support.sim"
+local run = require("support.run")
+local ports = require "support.ports"
+local proc = require "raycai.proc"
+local clock = require "raycai.clock"
+local fs = require "raycai.fs"
+
+local GPU = "recipes/gpu_cluster.lua"
+local DELAYS = { app_start = 30, app_stop = 10, job_scheduling = 10, job_starting = 10, job_running = 20 }
+
+
+local function env_for(s, extra)
+  local env = { CML_HOST = s.url, CML_API_KEY = s.api_key, CML_TIMEOUT = "5", CML_RETRY_DEADLINE = "20" }
+  for k, v in pairs(extra or {}) do env[k] = v end
+  return env
+end
+
+
+local function raycai(s, args, extra_env)
+  return run.raycai(args, { env = env_for(s, extra_env), timeout = 180 })
+end
+
+
+local function cluster_apps(s, prefix)
+  local out, n = {}, 0
+  for _, a in ipairs(s:state().applications or {}) do
+    if a.name:sub(1, #(prefix or "raycai-gpu-")) == (prefix or "raycai-gpu-") then
+      out[a.name] = (out[a.name] or 0) + 1
+      n = n + 1
+    end
+  end
+  return out, n
+end
+
+
+local function app(s, name)
+  for _, a in ipairs(s:state().applications or {}) do
+    if a.name == name then return a end
+  end
+end
+
+
+--- down, then nothing of the cluster may be left.
+local function down_leaves_nothing(s)
+  s:clear_faults()
+  local r = raycai(s, { GPU, "down" })
+  assert.equal(0, r.code, r.stderr)
+  local _, n = cluster_apps(s)
+  assert.equal(0, n)
+end
+
+
+--- Exactly one application per name, head and workers all running.
+local function converged(s, workers)
+  local names, n = cluster_apps(s)
+  assert.equal(workers + 1, n)
+  for name, count in pairs(names) do assert.equal(1, count, name) end
+  assert.equal("APPLICATION_RUNNING", app(s, "raycai-gpu-head").status)
+  for i = 1, workers do assert.equal("APPLICATION_RUNNING", app(s, "raycai-gpu-worker-" .. i).status) end
+end
+
+
+describe("fault matrix", function()
+  local s
+
+  before_each(function() s = sim.start { delays = DELAYS } end)
+  after_each(function() if s then s:stop() end end)
+
+  it("1. honours 429 Retry-After on creates and polls, and converges", function()
+    s:fault { match = { method = "POST", path_suffix = "/applications" }, action = "status", status = 429,
+              retry_after = 1, count = 1 }
+    s:fault { match = { method = "GET", path_suffix = "/applications" }, action = "status", status = 429,
+              retry_after = 1, count = 1 }
+    local t0 = clock.monotonic()
+    local r = raycai(s, { GPU })
+    assert.equal(0, r.code, r.stderr)
+    assert.is_true(clock.monotonic() - t0 >= 2, "both Retry-After waits were honoured")
+    converged(s, 2)
+    down_leaves_nothing(s)
+  end)
+
+  it("2. converges through bursts of 503 and 502", function()
+    s:fault { match = { path_prefix = "/api/v2/projects" }, action = "status", status = 503, count = 3 }
+    s:fault { match = { method = "POST" }, action = "status", status = 502, count = 2 }
+    local r = raycai(s, { GPU })
+    assert.equal(0, r.code, r.stderr)
+    converged(s, 2)
+    down_leaves_nothing(s)
+  end)
+
+  it("3. converges through dropped connections on reads", function()
+    s:fault { match = { method = "GET" }, action = "drop", count = 4 }
+    local r = raycai(s, { GPU })
+    assert.equal(0, r.code, r.stderr)
+    converged(s, 2)
+    down_leaves_nothing(s)
+  end)
+
+  it("4. a create whose response never arrives leaves exactly one application", function()
+    s:fault { match = { method = "POST", path_suffix = "/applications" }, action = "slow", delay_ms = 8000,
+              apply = true, count = 1 }
+    local r = raycai(s, { GPU }, { CML_TIMEOUT = "1" })
+    assert.equal(0, r.code, r.stderr)
+    converged(s, 2)
+    down_leaves_nothing(s)
+  end)
+
+  it("5. a failed head: exit 1 naming it, no worker created", function()
+    s:control("POST", "/_sim/fail_application", { name = "raycai-gpu-head" })
+    local r = raycai(s, { GPU })
+    assert.equal(1, r.code)
+    assert.matches("head failed: raycai%-gpu%-head %(APPLICATION_FAILED%)", r.stderr)
+    assert.matches("logs in CML", r.stderr)
+    local names = cluster_apps(s)
+    assert.is_nil(names["raycai-gpu-worker-1"])
+    down_leaves_nothing(s)
+  end)
+
+  it("6. one of four workers fails: exit 1 naming it; a re-run replaces it", function()
+    s:control("POST", "/_sim/fail_application", { name = "raycai-gpu-worker-3" })
+    local r = raycai(s, { "--set", "workers=4", GPU })
+    assert.equal(1, r.code)
+    assert.matches("workers failed: raycai%-gpu%-worker%-3 %(APPLICATION_FAILED%)", r.stderr)
+    local failed_id = app(s, "raycai-gpu-worker-3").id
+    r = raycai(s, { "--set", "workers=4", GPU })
+    assert.equal(0, r.code, r.stderr)
+    converged(s, 4)
+    assert.are_not.equal(failed_id, app(s, "raycai-gpu-worker-3").id)
+    down_leaves_nothing(s)
+  end)
+
+  it("7. a failed setup job: exit 1 naming the job and its state", function()
+    s:control("POST", "/_sim/fail_job", { name = "raycai-gpu-setup" })
+    local r = raycai(s, { GPU })
+    assert.equal(1, r.code)
+    assert.matches("setup job raycai%-gpu%-setup run %S+ ended ENGINE_FAILED", r.stderr)
+    local _, n = cluster_apps(s)
+    assert.equal(0, n)
+    down_leaves_nothing(s)
+  end)
+
+  it("8. an exceeded GPU quota: exit 1 naming the quota, no half-created batch left", function()
+    s:control("POST", "/_sim/quota", { gpu = 2 })
+    local r = raycai(s, { "--set", "workers=4", GPU })
+    assert.equal(1, r.code)
+    assert.matches("[Qq]uota", r.stderr)
+    local names = cluster_apps(s)
+    for name in pairs(names) do assert.is_nil(name:match("worker"), name .. " left running") end
+    down_leaves_nothing(s)
+  end)
+
+  it("10. a project that does not exist and may not be created: a clear message", function()
+    s:fault { match = { method = "POST", path = "/api/v2/projects" }, action = "status", status = 403, count = 100 }
+    local r = raycai(s, { GPU })
+    assert.equal(1, r.code)
+    assert.matches("project ray%-gpu does not exist and could not be created: .*403", r.stderr)
+    assert.equal(1, select(2, r.stderr:gsub("\n", "")))
+  end)
+
+  it("11. a wrong API key: one message naming CML_API_KEY, no retry storm", function()
+    local r = raycai(s, { GPU }, { CML_API_KEY = "wrong-key" })
+    assert.equal(1, r.code)
+    assert.matches("CML_API_KEY", r.stderr)
+    assert.is_true(#s:requests() <= 2, "at most one request and no retries")
+  end)
+
+  it("13. SIGINT during the worker wait: exit 130 within a second; a re-run converges", function()
+    local out = os.tmpname()
+    local argv = { run.exe, GPU, env = env_for(s), stdout = out, stderr = out, kill_on_close = true }
+    local p = assert(proc.spawn(argv))
+    -- once the head runs, make the workers slow to start, then interrupt while up waits for them
+    s:wait_for(function()
+      local h = app(s, "raycai-gpu-head")
+      return h and h.status == "APPLICATION_RUNNING"
+    end, 30, "the head to run")
+    s:control("POST", "/_sim/delays", { app_start = 3000 })
+    s:wait_for(function() return app(s, "raycai-gpu-worker-2") end, 30, "workers to be created")
+    local t0 = clock.monotonic()
+    p:kill("INT")
+    local code = p:wait(5)
+    local took = clock.monotonic() - t0
+    p:close()
+    local text = fs.read(out) or ""
+    os.remove(out)
+    assert.equal(130, code, text)
+    assert.is_true(took < 1, ("exited %.2f s after SIGINT"):format(took))
+    assert.matches("interrupted", text)
+    assert.matches("created application raycai%-gpu%-worker%-1", text)
+    s:control("POST", "/_sim/delays", { app_start = 30 })
+    local r = raycai(s, { GPU })
+    assert.equal(0, r.code, r.stderr)
+    converged(s, 2)
+    down_leaves_nothing(s)
+  end)
+
+  it("14. two ups of the same cluster at once make no duplicates", function()
+    local outs, procs = {}, {}
+    for i = 1, 2 do
+      outs[i] = os.tmpname()
+      procs[i] = assert(proc.spawn { run.exe, GPU, env = env_for(s), stdout = outs[i], stderr = outs[i],
+                                     kill_on_close = true })
+    end
+    local codes, texts = {}, {}
+    for i = 1, 2 do
+      codes[i] = procs[i]:wait(120)
+      procs[i]:close()
+      texts[i] = fs.read(outs[i]) or ""
+      os.remove(outs[i])
+    end
+    local names = cluster_apps(s)
+    for name, count in pairs(names) do assert.equal(1, count, name) end
+    -- each run either converged or stopped at the other's lock
+    for i = 1, 2 do
+      assert.truthy(codes[i] == 0 or texts[i]:match("is locked: held by"), texts[i])
+    end
+    local r = raycai(s, { GPU })
+    assert.equal(0, r.code, r.stderr)
+    converged(s, 2)
+    down_leaves_nothing(s)
+  end)
+
+  it("15. malformed, truncated and oversized responses end in clean errors", function()
+    for _, action in ipairs({ "malformed", "truncate", "oversize" }) do
+      s:clear_faults()
+      -- oversize: more than the client's 64 MiB limit on a response body
+      s:fault { match = { method = "GET", path = "/api/v2/projects" }, action = action, count = 1000,
+                size = 72 * 1024 * 1024 }
+      local r = raycai(s, { GPU })
+      assert.equal(1, r.code, action .. ": " .. r.stderr)
+      assert.not_matches("stack traceback", r.stderr)
+      assert.not_matches("bug in raycai", r.stderr)
+      assert.matches("GET /api/v2/projects", r.stderr)
+    end
+  end)
+end)
+
+
+describe("fault matrix: the simulator restarts", function()
+  it("9. restarting in the middle of up (state kept): the next up converges", function()
+    local dir = fs.tempdir("raycai-sim-state")
+    local port = ports.free()
+    local s = sim.start { delays = { app_start = 300, job_running = 300 }, state_dir = dir,
+                          listen = "127.0.0.1:" .. port }
+    local out = os.tmpname()
+    local p = assert(proc.spawn { run.exe, GPU, env = env_for(s), stdout = out, stderr = out, kill_on_close = true })
+    s:wait_for(function() return app(s, "raycai-gpu-head") end, 30, "the head to be created")
+    s:restart()
+    assert.equal("http://127.0.0.1:" .. port, s.url)
+    p:wait(120)
+    p:close()
+    os.remove(out)
+    local r = raycai(s, { GPU })
+    assert.equal(0, r.code, r.stderr)
+    converged(s, 2)
+    down_leaves_nothing(s)
+    s:stop()
+    fs.remove(dir, { recursive = true })
+  end)
+end)
