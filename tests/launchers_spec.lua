@@ -13,8 +13,9 @@ local RAY_VERSION = "2.40.0"
 local WAIT = 60  -- seconds: generous deadline for anything to happen
 
 
--- Every process a test starts, closed (and so TERMed, then KILLed) after the test.
-local spawned = {}
+-- Every process a test starts, closed (and so TERMed, then KILLed) after the test, and every
+-- log file a launcher writes, removed then.
+local spawned, logs = {}, {}
 
 local function spawn(argv)
   -- Python children need no sanitizer runtime even when the spec runs under an ASan build.
@@ -33,6 +34,10 @@ local function close_all()
   for i = #spawned, 1, -1 do
     spawned[i]:close()
     spawned[i] = nil
+  end
+  for i = #logs, 1, -1 do
+    os.remove(logs[i])
+    logs[i] = nil
   end
 end
 
@@ -149,6 +154,7 @@ end
 describe("launcher templates", function()
   setup(build_wheel)
   after_each(close_all)
+  teardown(function() fs.remove(links, { recursive = true }) end)
 
   describe("rendering", function()
     local hostile = "it's \"x\" $(touch /tmp/raycai-pwned) `id`\nline2 \\ \\n \u{e9}\u{1F600}'''"
@@ -316,6 +322,7 @@ sys.exit(1 if newer else 0)
     local function launch(script, generation, extra_env)
       local port = free_ports(1)
       local log = os.tmpname()
+      logs[#logs + 1] = log
       local env = { CDSW_APP_PORT = tostring(port), CDSW_IP_ADDRESS = "127.0.0.1",
                     RAYCAI_GENERATION = generation, HOME = project, RAY_HEAD_ADDRESS = false,
                     CDSW_ENGINE_ID = "eng-" .. port }
@@ -355,10 +362,16 @@ sys.exit(1 if newer else 0)
       assert.same({}, dash.nodes)
     end)
 
-    it("lets two workers join and opens their health pages once joined", function()
+    it("lets two workers started before the head wait for it and join", function()
       local c = new_cluster()
-      local h = start_head(c, "g1")
       local w1, w2 = launch(c.worker, "g1"), launch(c.worker, "g1")
+      for _, w in ipairs { w1, w2 } do
+        wait_for("the worker to wait", function()
+          return read(w.log):match("waiting up to [^\n]*head%.json of generation g1")
+        end)
+        assert.is_nil(get_json(w.port))
+      end
+      local h = start_head(c, "g1")
       wait_for("2 nodes on the dashboard", function() return node_count(h) == 2 end)
       for _, w in ipairs { w1, w2 } do
         local health = wait_for("worker health page", function() return get_json(w.port) end)
