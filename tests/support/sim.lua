@@ -251,7 +251,7 @@ end
 
 --- Output of a workload in exec mode ("applications" or "runs"), or nil.
 function Sim:log(kind, id)
-  local status, _, text = self:http("GET", ("%s/_sim/logs/%s/%s"):format(self.url, kind, id))
+  local status, text = self:http("GET", ("%s/_sim/logs/%s/%s"):format(self.url, kind, id))
   if status ~= 200 then return nil end
   return text
 end
