@@ -74,19 +74,25 @@ local function run(argv, timeout)
 end
 
 
---- n distinct free TCP ports on 127.0.0.1 (held together while chosen, so they differ).
-local function free_ports(n)
-  local code, out = run { "python3", "-c", [[
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-]], tostring(n) }
-  assert(code == 0, out)
-  local ports = {}
-  for p in out:gmatch("%d+") do ports[#ports + 1] = tonumber(p) end
-  return table.unpack(ports)
+local handed_out = {}
+
+--- A free TCP port on 127.0.0.1 not handed out before in this run (the kernel may offer a port
+--- again once its probe socket is closed, before the test's server has bound it).
+local function free_port()
+  while true do
+    local code, out = run { "python3", "-c", [[
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+]] }
+    assert(code == 0, out)
+    local port = tonumber(out:match("%d+"))
+    if not handed_out[port] then
+      handed_out[port] = true
+      return port
+    end
+  end
 end
 
 
@@ -309,7 +315,7 @@ sys.exit(1 if newer else 0)
     local function new_cluster(over)
       n = n + 1
       local c = { name = "c" .. n }
-      c.gcs = free_ports(1)
+      c.gcs = free_port()
       local vars = vars_for(c.name, over)
       vars.cluster.gcs_port = c.gcs
       c.head = install(project, "head.py", vars)
@@ -320,7 +326,7 @@ sys.exit(1 if newer else 0)
 
     --- Start a launcher; returns the handle, its app port and its log path.
     local function launch(script, generation, extra_env)
-      local port = free_ports(1)
+      local port = free_port()
       local log = os.tmpname()
       logs[#logs + 1] = log
       local env = { CDSW_APP_PORT = tostring(port), CDSW_IP_ADDRESS = "127.0.0.1",
@@ -385,7 +391,7 @@ sys.exit(1 if newer else 0)
 
     it("ignores a head.json of an older generation until its own appears", function()
       local c = new_cluster()
-      local dead = free_ports(1)
+      local dead = free_port()
       assert(fs.write(c.head_json, cjson.encode { address = "127.0.0.1:" .. dead,
                                                   generation = "g0" }))
       local w = launch(c.worker, "g1")
@@ -445,7 +451,7 @@ sys.exit(1 if newer else 0)
 
     it("retries ray start and gives up after ray_start_retries attempts", function()
       local c = new_cluster { ray_start_retries = 2 }
-      local w = launch(c.worker, "g1", { RAY_HEAD_ADDRESS = "127.0.0.1:" .. free_ports(1) })
+      local w = launch(c.worker, "g1", { RAY_HEAD_ADDRESS = "127.0.0.1:" .. free_port() })
       local code = w.p:wait(WAIT)
       local log = read(w.log)
       assert.equal(1, code, log)
