@@ -27,7 +27,7 @@ static void stamp (cJSON *o, const char *field, double ms) {
   char ts[40];
   iso_time(ms, ts);
   if (field) js_set_str(o, field, ts);
-  js_set_str(o, "updated_at", ts);
+  if (!js_has(o, "job_id")) js_set_str(o, "updated_at", ts);    /* JobRun has no updated_at */
   st_dirty();
 }
 
