@@ -64,6 +64,20 @@ describe("cml-sim command line", function()
     end
   end)
 
+  it("serves HTTPS with --tls-cert and --tls-key and says so in its URL", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p '" .. dir .. "'"))
+    local ok = os.execute(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -keyout '%s/k.pem' "
+      .. "-out '%s/c.pem' -subj /CN=127.0.0.1 >/dev/null 2>&1"):format(dir, dir))
+    assert(ok, "openssl could not make a certificate")
+    local s = sim.start { tls_cert = dir .. "/c.pem", tls_key = dir .. "/k.pem" }
+    assert.matches("^https://127%.0%.0%.1:%d+$", s.url)
+    assert.equal(200, (s:api("GET", "projects")))
+    s:stop()
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
   it("takes its key from CML_SIM_API_KEY", function()
     local p = assert(proc.spawn { sim.exe(), stdout = "pipe", stderr = "null", new_group = true,
                                   kill_on_close = true, env = { CML_SIM_API_KEY = "from-env" } })

@@ -173,7 +173,8 @@ describe("cml-sim conformance with swagger.json", function()
 
   it("deletes on the declared routes", function()
     local p = s:new_project("conf-del", { ["app.py"] = "x" })
-    local _, j = s:api("POST", "projects/" .. p.id .. "/jobs", { name = "j", script = "app.py", runtime_identifier = sim.RUNTIME })
+    local _, j = s:api("POST", "projects/" .. p.id .. "/jobs",
+      { name = "j", script = "app.py", runtime_identifier = sim.RUNTIME })
     for _, path in ipairs { "/api/v2/projects/" .. p.id .. "/jobs/" .. j.id, "/api/v2/projects/" .. p.id } do
       local template, op = find_op("DELETE", path)
       assert(template, "DELETE " .. path)

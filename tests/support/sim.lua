@@ -258,7 +258,7 @@ end
 
 
 --- Poll fn() until it returns a truthy value (returned), or raise after timeout seconds.
-function Sim:wait_for(fn, timeout, what)
+function Sim:wait_for(fn, timeout, what) -- luacheck: ignore self
   local deadline = clock.monotonic() + (timeout or 10)
   local last
   repeat
