@@ -197,18 +197,23 @@ describe("launcher templates", function()
       end)
     end
 
-    it("renders numbers for ray start as whole counts", function()
-      local v = vars_for("nums", { worker = { cpus = 4.0, gpus = 1 },
+    it("renders numbers for ray start as whole counts, rounding up", function()
+      local v = vars_for("nums", { worker = { cpus = 4.0, gpus = 0.5 }, head = { cpus = 1.5 },
                                    timeouts = { head_wait = 2.5, ray_start = 7 },
                                    ray_start_retries = 5 })
+      v.cluster.gcs_port = 7000.0
       local dir = assert(fs.tempdir("raycai-render-"))
-      local path = fs.join(dir, "worker.py")
-      assert(fs.write(path, render("worker.py", v)))
-      local code, out = run { "python3", path, "--print-config" }
-      assert.equal(0, code, out)
-      local cfg = cjson.decode(out)
-      assert.same({ "4", "1", 2.5, 7, 5 }, { cfg.worker_cpus, cfg.worker_gpus, cfg.head_wait,
-                                           cfg.ray_start_timeout, cfg.ray_start_retries })
+      local cfg = {}
+      for _, name in ipairs { "worker.py", "head.py" } do
+        local path = fs.join(dir, name)
+        assert(fs.write(path, render(name, v)))
+        local code, out = run { "python3", path, "--print-config" }
+        assert.equal(0, code, out)
+        for k, val in pairs(cjson.decode(out)) do cfg[k] = val end
+      end
+      assert.same({ "4", "1", "2", 7000, 2.5, 7, 5 },
+                  { cfg.worker_cpus, cfg.worker_gpus, cfg.head_cpus, cfg.gcs_port, cfg.head_wait,
+                    cfg.ray_start_timeout, cfg.ray_start_retries })
       fs.remove(dir, { recursive = true })
     end)
   end)
