@@ -167,16 +167,15 @@ describe("fault matrix", function()
   end)
 
   it("13. SIGINT during the worker wait: exit 130 within a second; a re-run converges", function()
+    -- applications take 2 s to start, so up is still waiting for its workers when we interrupt
+    s:control("POST", "/_sim/delays", { app_start = 2000 })
     local out = os.tmpname()
     local argv = { run.exe, GPU, env = env_for(s), stdout = out, stderr = out, kill_on_close = true }
     local p = assert(proc.spawn(argv))
-    -- once the head runs, make the workers slow to start, then interrupt while up waits for them
     s:wait_for(function()
-      local h = app(s, "raycai-gpu-head")
-      return h and h.status == "APPLICATION_RUNNING"
-    end, 30, "the head to run")
-    s:control("POST", "/_sim/delays", { app_start = 3000 })
-    s:wait_for(function() return app(s, "raycai-gpu-worker-2") end, 30, "workers to be created")
+      local w = app(s, "raycai-gpu-worker-2")
+      return w and w.status == "APPLICATION_STARTING"
+    end, 30, "workers to be created")
     local t0 = clock.monotonic()
     p:kill("INT")
     local code = p:wait(5)
