@@ -262,6 +262,24 @@ sys.exit(1 if newer else 0)
       assert.equal("ray, version " .. RAY_VERSION .. "\n", out)
     end)
 
+    it("installs from setup.index_url, without --no-index", function()
+      local index = fs.join(project, "simple")
+      local code, out = run { "python3", "tests/support/stub_wheel.py", fs.join(index, "ray"),
+                              RAY_VERSION }
+      assert.equal(0, code, out)
+      local wheel = fs.basename((out:gsub("%s+$", "")))
+      assert(fs.write(fs.join(index, "ray/index.html"),
+                      ('<a href="%s">%s</a>\n'):format(wheel, wheel)))
+      local vars = setup_vars({ "ray==" .. RAY_VERSION }, "fp-index")
+      vars.setup.find_links, vars.setup.index_url = nil, "file://" .. index
+      code, out = run_setup(project, vars)
+      assert.equal(0, code, out)
+      assert.matches("pip install [^\n]*%-%-index%-url file://", out)
+      assert.not_matches("%-%-no%-index", out)
+      assert.not_matches("%-%-find%-links", out)
+      assert.equal("fp-index\n", read(fs.join(project, ".raycai/venvs/fp-index/.raycai-complete")))
+    end)
+
     it("leaves a complete venv alone on a second run", function()
       local vars = setup_vars({ "ray==" .. RAY_VERSION }, "fp-two")
       local code, out = run_setup(project, vars)
