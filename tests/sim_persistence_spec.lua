@@ -59,7 +59,9 @@ describe("cml-sim persistence", function()
       return g.status == "APPLICATION_RUNNING"
     end, 5, "app running")
 
+    local url = s.url
     s:restart()
+    assert.equal(url, s.url)
     local status, g = s:api("GET", base)
     assert.equal(200, status)
     assert.same({ K = "v" }, cjson.decode(g.environment))

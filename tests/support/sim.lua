@@ -125,6 +125,7 @@ function M.start(opts)
   self.argv_with = function(extra)
     local t = { env = env }
     for i, a in ipairs(argv) do t[i] = a end
+    if self.listen then t[3] = self.listen end      -- argv[2], argv[3] are "--listen", address
     for k, v in pairs(extra) do t[k] = v end
     return t
   end
@@ -289,10 +290,15 @@ function Sim:stop()
 end
 
 
---- Stop and start again with the same options (and so the same state dir); the port may change.
+--- Stop and start again with the same options (and so the same state dir), on the same port
+--- when it is still free (else on a new one: read s.url again).
 function Sim:restart()
+  local port = self.url:match(":(%d+)$")
   self:stop()
-  launch(self)
+  self.listen = "127.0.0.1:" .. port
+  local ok = pcall(launch, self)
+  self.listen = nil
+  if not ok then launch(self) end
   return self
 end
 
