@@ -228,7 +228,7 @@ describe("raycai.http", function()
       local elapsed = clock.monotonic() - t0
       assert.is_nil(res)
       assert.equal("timeout", err.kind)
-      assert.is_true(elapsed >= 0.3 and elapsed < 2.5, "elapsed " .. elapsed)
+      assert.is_true(elapsed >= 0.25 and elapsed < 2.5, "elapsed " .. elapsed)  -- curl may fire a ms early
     end)
 
     it("reports a connection closed without a response as kind dropped", function()

@@ -158,7 +158,7 @@ local function list_query(opts, extra)
       q[k] = type(v) == "table" and assert(cjson.encode(v)) or tostring(v)
     elseif k == "sort" or k == "page_size" or k == "page_token" or (extra and extra[k]) then
       if v ~= "" then
-        q[k] = tostring(v)
+        q[k] = tostring(math.tointeger(v) or v)  -- page_size 2.0 goes as "2"
       end
     else
       error("bad list option '" .. tostring(k) .. "'", 4)
