@@ -537,8 +537,8 @@ end
 
 
 local function parallel_of(opts)
-  local p = opts and opts.parallel or 16
-  if math.type(p) ~= "integer" or p < 1 then
+  local p = math.tointeger(opts and opts.parallel or 16)
+  if not p or p < 1 then
     error("bad parallel (positive integer expected)", 3)
   end
   return p
