@@ -1,8 +1,9 @@
 # A thin wrapper over CMake and ctest; see README.md.
 BUILD ?= build
+ASAN_BUILD ?= build-asan
 JOBS ?= 2
 
-.PHONY: deps build run test clean
+.PHONY: deps build run test check check-asan clean
 
 deps:
 	sh scripts/install-deps.sh
@@ -14,8 +15,16 @@ build:
 run: build
 	$(BUILD)/raycai-run recipes/gpu_cluster.lua
 
-test: build
+# The whole suite: a -Werror build, then the same specs under ASan and UBSan.
+test: check check-asan
+
+check: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
+check-asan:
+	cmake -S . -B $(ASAN_BUILD) -DRAYCAI_WERROR=ON -DRAYCAI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD)

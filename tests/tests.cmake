@@ -16,7 +16,8 @@ foreach(spec IN LISTS RAYCAI_SPECS)
     execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
                     OUTPUT_VARIABLE asan_lib OUTPUT_STRIP_TRAILING_WHITESPACE)
     set_property(TEST "${name}" APPEND PROPERTY ENVIRONMENT
-      "LD_PRELOAD=${asan_lib};ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
+      "LD_PRELOAD=${asan_lib};ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"
+      "RAYCAI_CHILD_ASAN_OPTIONS=detect_leaks=1:abort_on_error=1")
   endif()
 endforeach()
 

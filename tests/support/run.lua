@@ -23,7 +23,10 @@ function M.raycai(args, opts)
   local out, err = os.tmpname(), os.tmpname()
   local argv = { M.exe }
   for _, a in ipairs(args) do argv[#argv + 1] = a end
-  argv.env = opts.env
+  argv.env = {}
+  for k, v in pairs(opts.env or {}) do argv.env[k] = v end
+  -- under the sanitizer build, raycai-run reports leaks at exit (the Lua host cannot)
+  argv.env.ASAN_OPTIONS = argv.env.ASAN_OPTIONS or os.getenv("RAYCAI_CHILD_ASAN_OPTIONS")
   argv.stdout, argv.stderr = out, err
   argv.cwd = opts.cwd
   argv.kill_on_close = true

@@ -121,7 +121,8 @@ function M.start(opts)
   local self = setmetatable({ opts = opts, api_key = opts.api_key or "cml-sim-dev-key",
                               state_dir = opts.state_dir }, Sim)
   local argv = argv_of(opts)
-  local env = { CML_SIM_API_KEY = "" }
+  -- under the sanitizer build, the simulator reports leaks at exit (the Lua host cannot)
+  local env = { CML_SIM_API_KEY = "", ASAN_OPTIONS = os.getenv("RAYCAI_CHILD_ASAN_OPTIONS") }
   self.argv_with = function(extra)
     local t = { env = env }
     for i, a in ipairs(argv) do t[i] = a end
