@@ -192,6 +192,7 @@ local function dispatch(r, action, values, opts)
   if not ok then
     if clock.interrupted() then return report_interrupt() end
     ui.error(tostring(result.msg))
+    if type(result.msg) == "table" and result.msg.usage then return EXIT.usage end
     if opts.verbose then io.stderr:write(result.trace, "\n") end
     return EXIT.failed
   end

@@ -7,6 +7,8 @@ local M = {}
 local Context = {}
 Context.__index = Context
 
+M.UsageError = { __tostring = function(e) return tostring(e.message) end }
+
 
 --- A new run context.
 function M.new(recipe, values, opts)
@@ -20,7 +22,8 @@ function Context:client()
   if self.cml then return self.cml end
   local target = require "raycai.target"
   local client, err = target.connect(self)
-  if not client then error(err, 0) end
+  -- a wrong or missing setting is the user's to fix: exit 2, like any other bad input
+  if not client then error(setmetatable({ usage = true, message = err }, M.UsageError), 0) end
   self.cml = client
   return client
 end

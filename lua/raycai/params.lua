@@ -12,7 +12,7 @@ local TYPES = { string = true, integer = true, number = true, boolean = true, li
 --- Declare a parameter.
 ---@param default any  the default value (its type is the parameter's type unless opts.type)
 ---@param doc string   one line shown by `raycai-run RECIPE params`
----@param opts? {type?:string, min?:number, max?:number, choices?:string[], pattern?:string, check?:fun(v:any):(boolean, string?)}
+---@param opts? ParamOpts  type, min, max, choices, pattern (+ hint), check(v) -> ok, message
 function M.param(default, doc, opts)
   opts = opts or {}
   local t = opts.type
@@ -26,7 +26,7 @@ function M.param(default, doc, opts)
   if not TYPES[t] then error("param: unknown type '" .. tostring(t) .. "'", 2) end
   if type(doc) ~= "string" then error("param: a one-line doc string is required", 2) end
   return setmetatable({ default = default, doc = doc, type = t, min = opts.min, max = opts.max,
-                        choices = opts.choices, pattern = opts.pattern, check = opts.check,
+                        choices = opts.choices, pattern = opts.pattern, hint = opts.hint, check = opts.check,
                         secret = opts.secret }, Param)
 end
 
@@ -136,6 +136,16 @@ local function parse_value(p, path, text)
 end
 
 
+--- The first control character (newline, NUL, escape...) in s, described, or nil.
+local function control_char(s)
+  local pos = s:find("[%z\1-\8\10-\31\127]")
+  if not pos then return nil end
+  local b = s:byte(pos)
+  local names = { [0] = "NUL", [10] = "newline", [13] = "carriage return", [27] = "escape" }
+  return names[b] or ("byte 0x%02x"):format(b)
+end
+
+
 --- Check one value against its declaration; returns true or nil, message.
 function M.check(p, path, v)
   if v == nil then return true end
@@ -161,12 +171,22 @@ function M.check(p, path, v)
     end
   end
   if p.pattern and not tostring(v):match(p.pattern) then
-    return nil, ("parameter %s is '%s', which is not allowed"):format(path, tostring(v))
+    return nil, ("parameter %s is '%s', which is not allowed%s"):format(path, tostring(v),
+      p.hint and ("; " .. p.hint) or "")
+  end
+  if t == "string" then
+    local bad = control_char(v)
+    if bad then return nil, ("parameter %s contains a %s; control characters are not allowed"):format(path, bad) end
   end
   if t == "list" or t == "map" then
     for k, x in pairs(v) do
       if type(x) ~= "string" and type(x) ~= "number" and type(x) ~= "boolean" then
         return nil, ("parameter %s has a %s at %s; only strings are allowed"):format(path, type(x), tostring(k))
+      end
+      local bad = control_char(tostring(x)) or (type(k) == "string" and control_char(k))
+      if bad then
+        return nil, ("parameter %s contains a %s at %s; control characters are not allowed")
+          :format(path, bad, tostring(k))
       end
     end
   end

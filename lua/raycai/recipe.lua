@@ -19,14 +19,30 @@ Recipe.__index = Recipe
 M.param = params.param
 
 
+--- Raise a mistake in a recipe at the recipe's own line: the first frame outside raycai's
+--- library. When the recipe tail-called us (`return recipe.new{...}`) that frame is gone; the
+--- sandbox then prefixes the recipe's file name.
+local function user_error(msg)
+  for level = 2, 30 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.what ~= "C" and not info.short_src:find("raycai/[%w_/]+%.lua$") and info.currentline > 0 then
+      error(("%s:%d: %s"):format(info.short_src, info.currentline, msg), 0)
+    end
+  end
+  error(msg, 0)
+end
+M.user_error = user_error
+
+
 local function check_step(step, i)
-  if type(step) ~= "table" then error(("recipe step %d must be a table"):format(i), 3) end
+  if type(step) ~= "table" then user_error(("recipe step %d must be a table"):format(i)) end
   if type(step.name) ~= "string" or step.name == "" then
-    error(("recipe step %d needs a name"):format(i), 3)
+    user_error(("recipe step %d needs a name"):format(i))
   end
   for _, fn in ipairs({ "plan", "apply", "destroy", "status" }) do
     if step[fn] ~= nil and type(step[fn]) ~= "function" then
-      error(("recipe step '%s': %s must be a function"):format(step.name, fn), 3)
+      user_error(("recipe step '%s': %s must be a function"):format(step.name, fn))
     end
   end
 end
@@ -35,10 +51,10 @@ end
 --- Make a recipe.
 ---@param def {name:string, doc?:string, params?:table, steps:table|fun(p:table):table}
 function M.new(def)
-  if type(def) ~= "table" then error("recipe.new expects a table", 2) end
-  if type(def.name) ~= "string" or def.name == "" then error("recipe.new: name is required", 2) end
+  if type(def) ~= "table" then user_error("recipe.new expects a table") end
+  if type(def.name) ~= "string" or def.name == "" then user_error("recipe.new: name is required") end
   if type(def.steps) ~= "table" and type(def.steps) ~= "function" then
-    error("recipe.new: steps must be a list of steps or a function returning one", 2)
+    user_error("recipe.new: steps must be a list of steps or a function returning one")
   end
   if type(def.steps) == "table" then
     for i, s in ipairs(def.steps) do check_step(s, i) end
@@ -67,7 +83,7 @@ function Recipe:with(overrides, extra)
           for pk, pv in pairs(v) do p[pk] = pv end
           p.default = o
           local ok, err = params.check(p, path, o)
-          if not ok then error(err, 3) end
+          if not ok then user_error(err) end
           out[k] = p
         else
           out[k] = v
@@ -79,7 +95,7 @@ function Recipe:with(overrides, extra)
     for k in pairs(over or {}) do
       if tree[k] == nil then
         local hint = params.suggest(tree, (prefix and prefix .. "." or "") .. k)
-        error(("with(): no parameter '%s'%s"):format(k, hint and ("; did you mean '" .. hint .. "'?") or ""), 3)
+        user_error(("with(): no parameter '%s'%s"):format(k, hint and ("; did you mean '" .. hint .. "'?") or ""))
       end
     end
     return out

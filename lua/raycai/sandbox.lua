@@ -86,7 +86,22 @@ function M.run_file(self, path)
   local chunk, err = load(text, "@" .. display, "t", strict_env(self.base))
   if not chunk then error(err, 0) end
   self.files[#self.files + 1] = display
-  return chunk()
+  -- Remember the last line run in this file: when the recipe tail-calls into raycai
+  -- (`return recipe.new{...}`) its frame is gone, and an error raised there has no position.
+  local source, last_line = "@" .. display, nil
+  local old_hook, old_mask, old_count = debug.gethook()
+  debug.sethook(function(_, line)
+    if debug.getinfo(2, "S").source == source then last_line = line end
+  end, "l")
+  local results = table.pack(xpcall(chunk, function(e)
+    if type(e) == "string" and not e:match("^[^\n]-%.lua:%d+:") then
+      e = ("%s:%s %s"):format(display, last_line and (last_line .. ":") or "", e)
+    end
+    return e
+  end))
+  debug.sethook(old_hook, old_mask, old_count)
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
 end
 
 

@@ -22,6 +22,38 @@ local function cluster_name(v)
 end
 
 
+--- pip requirement strings: no option injection, no shell syntax.
+local function requirements(list)
+  for _, req in ipairs(list) do
+    if req:match("^%s*%-") then
+      return nil, ("'%s' looks like a pip option; give requirement strings such as torch==2.5.1"):format(req)
+    end
+    if req:find("[%$`]") then
+      return nil, ("'%s' is not a pip requirement (no $ or ` allowed)"):format(req)
+    end
+  end
+  return true
+end
+
+
+--- A URL or path without spaces (pip index or find-links).
+local function location(v)
+  if v:find("%s") then return nil, ("'%s' contains white space"):format(v) end
+  return true
+end
+
+
+--- Environment variable names as a shell would accept them.
+local function env_names(map)
+  for k in pairs(map) do
+    if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then
+      return nil, ("'%s' is not a valid environment variable name (letters, digits, _)"):format(tostring(k))
+    end
+  end
+  return true
+end
+
+
 --- The parameter tree of a Ray cluster, with these defaults (a nested table of values).
 function M.params(d)
   d = d or {}
@@ -29,7 +61,8 @@ function M.params(d)
   local py, ry, t, su = d.python or {}, d.ray or {}, d.timeouts or {}, d.setup or {}
   local function pick(v, default) if v == nil then return default end return v end
   return {
-    project = param(pick(d.project, "ray"), "CML project name or id (created by up when missing)"),
+    project = param(pick(d.project, "ray"), "CML project name or id (created by up when missing)",
+                    { pattern = "^[^/]+$", hint = "a project name cannot contain '/'" }),
     cluster = param(pick(d.cluster, "ray"), "cluster name: a-z, 0-9 and single hyphens, at most 30",
                     { check = cluster_name }),
     workers = param(pick(d.workers, 2), "number of worker applications", { min = 0, max = 1024 }),
@@ -53,10 +86,13 @@ function M.params(d)
     },
     ray = {
       version = param(pick(ry.version, "2.40.0"), "Ray version installed in the venv",
-                      { pattern = "^[%w%.%-%+]+$" }),
-      packages = param(pick(ry.packages, {}), "extra pip requirements for the venv", { type = "list" }),
-      index_url = param(pick(ry.index_url, ""), "pip index URL (a private mirror); empty: pip's default"),
-      find_links = param(pick(ry.find_links, ""), "pip --find-links folder or URL; alone it means --no-index"),
+                      { pattern = "^[%w%.%-%+]+$", hint = "give a version such as 2.40.0" }),
+      packages = param(pick(ry.packages, {}), "extra pip requirements for the venv",
+                       { type = "list", check = requirements }),
+      index_url = param(pick(ry.index_url, ""), "pip index URL (a private mirror); empty: pip's default",
+                        { check = location }),
+      find_links = param(pick(ry.find_links, ""), "pip --find-links folder or URL; alone it means --no-index",
+                         { check = location }),
       gcs_port = param(pick(ry.gcs_port, 6379), "Ray GCS port on the head", { min = 1024, max = 65535 }),
       start_retries = param(pick(ry.start_retries, 5), "attempts of ray start on a worker", { min = 1, max = 100 }),
     },
@@ -64,7 +100,8 @@ function M.params(d)
       cpu = param(pick(su.cpu, 2), "setup job vCPU", { min = 0.1, max = 64, type = "number" }),
       memory = param(pick(su.memory, 8), "setup job memory in GB", { min = 0.1, max = 1024, type = "number" }),
     },
-    env = param(pick(d.env, {}), "extra environment variables of every application", { type = "map" }),
+    env = param(pick(d.env, {}), "extra environment variables of every application",
+                { type = "map", check = env_names }),
     bypass_authentication = param(pick(d.bypass_authentication, false),
                                   "serve the dashboard without CML authentication"),
     keep_partial = param(pick(d.keep_partial, false), "keep workers created before a failed create"),
