@@ -6,6 +6,9 @@ local M = {}
 M.build = os.getenv("RAYCAI_BUILD_DIR") or "build"
 M.exe = M.build .. "/raycai-run"
 
+--- Strings raycai-run must never print (the simulator's test key, and any a spec adds).
+M.secrets = { require("support.sim").TEST_KEY }
+
 
 local function slurp(path)
   local f = io.open(path, "rb")
@@ -33,7 +36,14 @@ function M.raycai(args, opts)
   local p = assert(proc.spawn(argv))
   local code = p:wait(opts.timeout or 120)
   p:close()
-  return { code = code, stdout = slurp(out), stderr = slurp(err) }
+  local r = { code = code, stdout = slurp(out), stderr = slurp(err) }
+  -- every spec that runs raycai-run is also a secrets check
+  for _, key in ipairs(M.secrets) do
+    if (r.stdout .. r.stderr):find(key, 1, true) then
+      error(("raycai-run printed an API key:\n%s%s"):format(r.stdout, r.stderr), 2)
+    end
+  end
+  return r
 end
 
 

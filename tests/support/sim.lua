@@ -13,6 +13,10 @@ local cjson = require "cjson"
 
 local M = {}
 
+--- The API key every spec's simulator accepts unless told otherwise: recognisable, so that
+--- support.run can check that raycai-run never prints it.
+M.TEST_KEY = "raycai-test-SECRET-4b7e1d9c2a6f"
+
 --- A runtime from the simulator's catalog (Python 3.11, Workbench, Standard).
 M.RUNTIME = "docker.repository.cloudera.com/cloudera/cdsw/ml-runtime-workbench-python3.11-standard:2025.09.1-b5"
 
@@ -118,7 +122,8 @@ end
 --- Start a simulator; raises when it does not come up.
 function M.start(opts)
   opts = opts or {}
-  local self = setmetatable({ opts = opts, api_key = opts.api_key or "cml-sim-dev-key",
+  if opts.api_key == nil then opts.api_key = M.TEST_KEY end
+  local self = setmetatable({ opts = opts, api_key = opts.api_key,
                               state_dir = opts.state_dir }, Sim)
   local argv = argv_of(opts)
   -- under the sanitizer build, the simulator reports leaks at exit (the Lua host cannot)
