@@ -28,3 +28,8 @@ check-asan:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Performance benchmark (minutes; not part of test): table on stdout, JSON in bench/results/.
+.PHONY: bench
+bench: build
+	RAYCAI_BUILD_DIR=$(BUILD) lua5.4 bench/bench.lua

@@ -1,0 +1,314 @@
+-- bench/bench.lua: raycai's performance benchmark (issue 6). Run from the source root:
+--   make bench                      (or: RAYCAI_BUILD_DIR=build lua5.4 bench/bench.lua [options])
+-- Options: --sizes 1,8,32,128  --parallel 16  --out bench/results/latest.json  --runs 50
+-- For each N a fresh cml-sim with the delays below runs a fresh `up --set workers=N`; then an
+-- idempotent re-run (after uploading the venv marker a real setup job would leave). Also: the
+-- start-up time of `raycai-run --version`, `plan` against a warm simulator, and the simulator's
+-- own throughput. Prints a table, writes the same as JSON, and checks the targets.
+dofile("tests/support/helper.lua")  -- raycai_core.so from $RAYCAI_BUILD_DIR, package.path
+package.path = "bench/?.lua;" .. package.path
+
+local sim = require "support.sim"
+local proc = require "raycai.proc"
+local fs = require "raycai.fs"
+local cjson = require "cjson"
+local critical = require "critical"
+local load = require "load"
+
+local BUILD = os.getenv("RAYCAI_BUILD_DIR") or "build"
+local EXE = BUILD .. "/raycai-run"
+local RECIPE = "recipes/gpu_cluster.lua"
+local PROJECT = "ray-gpu"
+local DELAYS = { request = 50, project_create = 50, job_scheduling = 100, job_starting = 100,
+                 job_running = 3000, app_start = 2000, app_stop = 100, job_stop = 100 }
+local MUTATING = { POST = true, PATCH = true, DELETE = true, PUT = true }
+
+
+local function parse_args(argv)
+  local o = { sizes = { 1, 8, 32, 128 }, parallel = 16, out = "bench/results/latest.json", runs = 50 }
+  local i = 1
+  while i <= #argv do
+    local a, v = argv[i], argv[i + 1]
+    if a == "--sizes" then
+      o.sizes = {}
+      for n in v:gmatch("%d+") do o.sizes[#o.sizes + 1] = math.tointeger(tonumber(n)) end
+    elseif a == "--parallel" then o.parallel = math.tointeger(tonumber(v))
+    elseif a == "--out" then o.out = v
+    elseif a == "--runs" then o.runs = math.tointeger(tonumber(v))
+    else error("bench.lua: unknown option " .. tostring(a), 0) end
+    i = i + 2
+  end
+  return o
+end
+
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+
+--- Run raycai-run (args) under bench/rusage.py `repeat` times. Returns the runs
+--- ({ wall_s, maxrss_kb, user_s, sys_s, exit }) and the last run's stdout .. stderr.
+local function measure(args, env, repeat_n)
+  local out, err, report = os.tmpname(), os.tmpname(), os.tmpname()
+  local argv = { "python3", "bench/rusage.py", "--repeat", tostring(repeat_n or 1), "--stdout", out,
+                 "--stderr", err, "--", EXE }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  argv.env, argv.stdout, argv.kill_on_close = env, report, true
+  local p = assert(proc.spawn(argv))
+  local code = p:wait(900)
+  p:close()
+  local text = slurp(report)
+  local output = slurp(out) .. slurp(err)
+  for _, f in ipairs { out, err, report } do os.remove(f) end
+  if code ~= 0 then error("rusage.py failed (" .. tostring(code) .. "): " .. text, 0) end
+  return cjson.decode(text).runs, output
+end
+
+
+local function median(xs)
+  local t = {}
+  for i, x in ipairs(xs) do t[i] = x end
+  table.sort(t)
+  if #t == 0 then return 0 end
+  if #t % 2 == 1 then return t[(#t + 1) // 2] end
+  return (t[#t // 2] + t[#t // 2 + 1]) / 2
+end
+
+
+--- The simulator's request log summed up: total, by method, mutating (a :download POST reads).
+local function count_requests(s)
+  local by, total, mutating = {}, 0, 0
+  for _, r in ipairs(s:requests()) do
+    total = total + 1
+    by[r.method] = (by[r.method] or 0) + 1
+    if MUTATING[r.method] and not r.path:match(":download$") then mutating = mutating + 1 end
+  end
+  return { total = total, by_method = by, mutating = mutating }
+end
+
+
+local function env_for(s)
+  return { CML_HOST = s.url, CML_API_KEY = s.api_key, NO_COLOR = "1" }
+end
+
+
+--- The venv fingerprint named in the output of up (the setup job's marker path).
+local function fingerprint_of(output)
+  return output:match("%.raycai/venvs/([%w_%-]+)")
+end
+
+
+--- A fresh up at n workers, then an idempotent re-run. Returns one result row.
+local function bench_size(n, o)
+  local s = sim.start { delays = DELAYS }
+  local ok, row = pcall(function()
+    local args = { "--set", "workers=" .. n, "--set", "parallel=" .. o.parallel, RECIPE }
+    local runs, output = measure(args, env_for(s))
+    local r = runs[1]
+    if r.exit ~= 0 then error(("up at N=%d exited %d:\n%s"):format(n, r.exit, output), 0) end
+    local row = { workers = n, wall_s = r.wall_s, critical_s = critical.ms(n, DELAYS, o.parallel) / 1000,
+                  requests = count_requests(s), maxrss_mb = r.maxrss_kb / 1024, cpu_s = r.user_s + r.sys_s,
+                  user_s = r.user_s, sys_s = r.sys_s }
+    row.ratio = row.wall_s / row.critical_s
+    -- what a real setup job leaves behind: the marker of a complete venv (cml-sim without exec
+    -- mode runs no script, so without it every up would run the setup job again)
+    local fp = fingerprint_of(output)
+    if not fp then error("no venv fingerprint in the output of up:\n" .. output, 0) end
+    local project
+    for _, p in ipairs(s:state().projects or {}) do
+      if p.name == PROJECT then project = p end
+    end
+    assert(project, "project " .. PROJECT .. " not in the simulator")
+    local st = s:upload(project.id, ".raycai/venvs/" .. fp .. "/.raycai-complete", "bench\n")
+    assert(st == 200, "upload of the venv marker: " .. tostring(st))
+    s:clear_requests()
+    local again, out2 = measure(args, env_for(s))
+    if again[1].exit ~= 0 then error(("re-run at N=%d exited %d:\n%s"):format(n, again[1].exit, out2), 0) end
+    row.rerun = { wall_s = again[1].wall_s, requests = count_requests(s),
+                  unchanged = out2:find("nothing to change", 1, true) ~= nil }
+    row.fingerprint = fp
+    return row
+  end)
+  s:stop()
+  if not ok then error(row, 0) end
+  return row
+end
+
+
+--- plan against a warm simulator (a deployed cluster, no request latency): median wall.
+local function bench_plan(o)
+  local s = sim.start { delays = { request = 0, app_start = 10, job_running = 10, job_scheduling = 10,
+                                   job_starting = 10, project_create = 10 } }
+  local ok, res = pcall(function()
+    local runs, output = measure({ "--set", "workers=8", RECIPE }, env_for(s))
+    assert(runs[1].exit == 0, "up for the plan benchmark failed:\n" .. output)
+    local fp = assert(fingerprint_of(output), "no fingerprint")
+    local pid
+    for _, p in ipairs(s:state().projects or {}) do if p.name == PROJECT then pid = p.id end end
+    assert(s:upload(pid, ".raycai/venvs/" .. fp .. "/.raycai-complete", "bench\n") == 200)
+    s:clear_requests()
+    local plans = measure({ "--set", "workers=8", RECIPE, "plan" }, env_for(s), 10)
+    local walls = {}
+    for i, r in ipairs(plans) do
+      assert(r.exit == 0, "plan after up should find nothing to change (exit " .. r.exit .. ")")
+      walls[i] = r.wall_s
+    end
+    return { runs = #plans, median_s = median(walls), requests_per_run = count_requests(s).total / #plans,
+             maxrss_mb = plans[1].maxrss_kb / 1024 }
+  end)
+  s:stop()
+  if not ok then error(res, 0) end
+  return res
+end
+
+
+local function bench_version(o)
+  local runs = measure({ "--version" }, {}, o.runs)
+  local walls, rss = {}, 0
+  for i, r in ipairs(runs) do
+    assert(r.exit == 0, "raycai-run --version exited " .. r.exit)
+    walls[i] = r.wall_s
+    rss = math.max(rss, r.maxrss_kb)
+  end
+  table.sort(walls)
+  return { runs = #runs, median_s = median(walls), min_s = walls[1], max_s = walls[#walls], maxrss_mb = rss / 1024 }
+end
+
+
+local function machine()
+  local cpu = (slurp("/proc/cpuinfo"):match("model name%s*:%s*([^\n]+)")) or "?"
+  local mem = tonumber(slurp("/proc/meminfo"):match("MemTotal:%s*(%d+)")) or 0
+  local p = io.popen("nproc")
+  local nproc = p and tonumber(p:read("l")) or 0
+  if p then p:close() end
+  return { cpu = cpu, nproc = nproc, memory_gb = mem / 1024 / 1024 }
+end
+
+
+local function methods(by)
+  local parts = {}
+  for _, m in ipairs { "GET", "POST", "PATCH", "DELETE" } do
+    if by[m] then parts[#parts + 1] = ("%s %d"):format(m, by[m]) end
+  end
+  return table.concat(parts, ", ")
+end
+
+
+local function pad_row(cells, widths)
+  local out = {}
+  for i, c in ipairs(cells) do out[i] = c .. string.rep(" ", widths[i] - #c) end
+  return "| " .. table.concat(out, " | ") .. " |"
+end
+
+
+--- The result table as Markdown lines (the same text goes into docs/performance.md).
+local function table_lines(res)
+  local head = { "N", "wall s", "critical s", "wall/crit", "requests", "by method", "mutating",
+                 "peak RSS MB", "CPU s", "re-run s", "re-run req", "re-run mut" }
+  local rows = { head }
+  for _, r in ipairs(res.sizes) do
+    rows[#rows + 1] = { tostring(r.workers), ("%.2f"):format(r.wall_s), ("%.2f"):format(r.critical_s),
+      ("%.3f"):format(r.ratio), tostring(r.requests.total), methods(r.requests.by_method),
+      tostring(r.requests.mutating), ("%.1f"):format(r.maxrss_mb), ("%.2f"):format(r.cpu_s),
+      ("%.2f"):format(r.rerun.wall_s), tostring(r.rerun.requests.total), tostring(r.rerun.requests.mutating) }
+  end
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, c in ipairs(row) do widths[i] = math.max(widths[i] or 0, #c) end
+  end
+  local lines = { pad_row(rows[1], widths) }
+  local sep = {}
+  for i, w in ipairs(widths) do sep[i] = string.rep("-", w) end
+  lines[2] = "|-" .. table.concat(sep, "-|-") .. "-|"
+  for i = 2, #rows do lines[#lines + 1] = pad_row(rows[i], widths) end
+  return lines
+end
+
+
+--- Each target: { name, value, limit, met }.
+local function check_targets(res)
+  local t = {}
+  local function add(name, value, limit, fmt)
+    t[#t + 1] = { name = name, value = value, limit = limit, met = value <= limit,
+                  text = (fmt):format(value, limit) }
+  end
+  for _, r in ipairs(res.sizes) do
+    if r.workers == 32 or r.workers == 128 then
+      add(("wall/critical at N=%d"):format(r.workers), r.ratio, 1.15, "%.3f (limit %.2f)")
+    end
+    if r.workers == 32 then
+      add("requests of a fresh up at N=32", r.requests.total, 32 + 30, "%d (limit %d)")
+    end
+    if r.workers == 128 then add("peak RSS at N=128 (MB)", r.maxrss_mb, 16, "%.1f (limit %d)") end
+  end
+  local worst_req, worst_mut = 0, 0
+  for _, r in ipairs(res.sizes) do
+    worst_req = math.max(worst_req, r.rerun.requests.total)
+    worst_mut = math.max(worst_mut, r.rerun.requests.mutating)
+  end
+  if #res.sizes > 0 then
+    add("requests of an idempotent re-run (worst N)", worst_req, 10, "%d (limit %d)")
+    add("mutating requests of an idempotent re-run", worst_mut, 0, "%d (limit %d)")
+  end
+  add("raycai-run --version median (ms)", res.version.median_s * 1000, 10, "%.2f (limit %d)")
+  return t
+end
+
+
+local function main(argv)
+  local o = parse_args(argv)
+  local res = { machine = machine(), delays = DELAYS, parallel = o.parallel, recipe = RECIPE,
+                formula = critical.describe(DELAYS, o.parallel), sizes = {}, date = os.date("!%Y-%m-%dT%H:%M:%SZ") }
+  print(("raycai benchmark: %s, %d CPUs, %.1f GB"):format(res.machine.cpu, res.machine.nproc, res.machine.memory_gb))
+  print(("cml-sim delays (ms): request=%d project_create=%d job_scheduling=%d job_starting=%d job_running=%d "
+    .. "app_start=%d; GPU quota unlimited; parallel=%d"):format(DELAYS.request, DELAYS.project_create,
+    DELAYS.job_scheduling, DELAYS.job_starting, DELAYS.job_running, DELAYS.app_start, o.parallel))
+  print(res.formula)
+  for _, n in ipairs(o.sizes) do
+    io.write(("up at N=%d ... "):format(n))
+    io.flush()
+    local r = bench_size(n, o)
+    res.sizes[#res.sizes + 1] = r
+    print(("%.2f s (critical %.2f s), %d requests; re-run %.2f s, %d requests"):format(r.wall_s, r.critical_s,
+      r.requests.total, r.rerun.wall_s, r.rerun.requests.total))
+  end
+  io.write("raycai-run --version ... ")
+  io.flush()
+  res.version = bench_version(o)
+  print(("median %.2f ms over %d runs"):format(res.version.median_s * 1000, res.version.runs))
+  io.write("plan against a warm simulator ... ")
+  io.flush()
+  res.plan = bench_plan(o)
+  print(("median %.1f ms over %d runs, %g requests each"):format(res.plan.median_s * 1000, res.plan.runs,
+    res.plan.requests_per_run))
+  io.write("cml-sim throughput ... ")
+  io.flush()
+  res.sim = load.run { parallel = 16 }
+  print(("list %.0f req/s, get %.0f req/s at concurrency %d"):format(res.sim.list.rps, res.sim.get.rps,
+    res.sim.parallel))
+  print("")
+  res.table = table_lines(res)
+  for _, l in ipairs(res.table) do print(l) end
+  print("")
+  res.targets = check_targets(res)
+  local missed = 0
+  for _, t in ipairs(res.targets) do
+    print(("%-6s %s: %s"):format(t.met and "met" or "MISSED", t.name, t.text))
+    if not t.met then missed = missed + 1 end
+  end
+  local dir = o.out:match("^(.*)/[^/]+$")
+  if dir then assert(fs.mkdir(dir)) end
+  local f = assert(io.open(o.out, "w"))
+  f:write(cjson.encode(res), "\n")
+  f:close()
+  print(("\nwrote %s; %d target(s) missed"):format(o.out, missed))
+  return 0
+end
+
+
+os.exit(main(arg))
