@@ -258,3 +258,44 @@ describe("fault matrix: the simulator restarts", function()
     fs.remove(dir, { recursive = true })
   end)
 end)
+
+
+describe("fault matrix: TLS", function()
+  local s, dir, cert
+
+  setup(function()
+    dir = fs.tempdir("raycai-tls")
+    cert = fs.join(dir, "cert.pem")
+    local key = fs.join(dir, "key.pem")
+    local p = assert(proc.spawn { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+      "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+      "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", stdout = "null", stderr = "null" })
+    assert.equal(0, p:wait(60))
+    s = sim.start { tls_cert = cert, tls_key = key, delays = DELAYS }
+  end)
+
+  teardown(function()
+    if s then s:stop() end
+    fs.remove(dir, { recursive = true })
+  end)
+
+  it("12. an untrusted certificate: one message naming CML_CA_BUNDLE, no retry storm", function()
+    local r = raycai(s, { GPU })
+    assert.equal(1, r.code)
+    local lines = select(2, r.stderr:gsub("\n", ""))
+    assert.equal(1, lines, r.stderr)
+    assert.matches("CML_CA_BUNDLE", r.stderr)
+    assert.same({}, s:requests())
+  end)
+
+  it("12. trusted through CML_CA_BUNDLE, it converges; --insecure works and warns", function()
+    local r = raycai(s, { GPU }, { CML_CA_BUNDLE = cert })
+    assert.equal(0, r.code, r.stderr)
+    converged(s, 2)
+    r = raycai(s, { "--insecure", GPU, "status" })
+    assert.equal(0, r.code, r.stderr)
+    assert.matches("warning: .*insecure", r.stderr)
+    r = raycai(s, { GPU, "down" }, { CML_CA_BUNDLE = cert })
+    assert.equal(0, r.code, r.stderr)
+  end)
+end)
