@@ -27,3 +27,26 @@ if(LUACHECK)
   add_test(NAME luacheck COMMAND "${LUACHECK}" --no-color -q lua recipes tests)
   set_tests_properties(luacheck PROPERTIES WORKING_DIRECTORY "${CMAKE_SOURCE_DIR}")
 endif()
+
+# --- memory safety ---
+# valgrind memcheck of raycai-run up/down against cml-sim (tests/valgrind_spec.lua, suppressions in
+# tests/valgrind.supp) and the libFuzzer targets under fuzz/ (-DRAYCAI_FUZZ=ON, clang only; see
+# docs/reliability.md "Memory safety").
+find_program(VALGRIND NAMES valgrind)
+if(TEST valgrind)
+  if(VALGRIND)
+    set_property(TEST valgrind APPEND PROPERTY ENVIRONMENT "RAYCAI_VALGRIND=${VALGRIND}")
+  endif()
+  # busted marks the test pending with this message when valgrind is missing
+  set_tests_properties(valgrind PROPERTIES SKIP_REGULAR_EXPRESSION "memcheck skipped")
+  if(RAYCAI_SANITIZE)
+    # an ASan binary cannot run under valgrind; the plain build runs this test
+    set_tests_properties(valgrind PROPERTIES DISABLED TRUE)
+  endif()
+endif()
+
+option(RAYCAI_FUZZ "Build the libFuzzer targets under fuzz/ (clang only)" OFF)
+if(RAYCAI_FUZZ)
+  add_subdirectory("${CMAKE_SOURCE_DIR}/fuzz" "${CMAKE_BINARY_DIR}/fuzz")
+endif()
+# --- end memory safety ---
