@@ -154,6 +154,11 @@ local function judge(call, res, terr)
   local refused = REFUSED_STATUS[status]
   local retryable = refused or (RETRY_STATUS[status] and spec.class ~= "unsafe") or false
   local body = cjson.decode(res.body)
+  -- a 429 that names RESOURCE_EXHAUSTED (gRPC 8) without Retry-After is a quota, not a rate
+  -- limit: waiting does not free GPUs, so say it at once
+  if status == 429 and not retry_after(res.headers) and type(body) == "table" and body.code == 8 then
+    retryable = false
+  end
   call.err = errors.http(method, path, status, type(body) == "table" and body or nil, retryable)
   if not retryable then
     return "fail"
