@@ -194,7 +194,8 @@ describe("raycai-run", function()
         assert.is_string(ev.time)
         kinds[#kinds + 1] = ev.event
       end
-      assert.same({ "step_started", "step_finished", "step_started", "step_finished", "error" }, kinds)
+      assert.same({ "run_started", "step_started", "step_finished", "step_started", "step_finished", "error",
+                    "run_finished" }, kinds)
     end)
 
     it("lists parameters with their docs", function()

@@ -179,6 +179,16 @@ local function dispatch(r, action, values, opts)
     return EXIT.ok
   end
   local context = require "raycai.context"
+  local code = M.run_action(context, r, action, values, opts)
+  ui.finish()
+  ui.event("run_finished", { recipe = r.name, action = action, exit_code = code })
+  return code
+end
+
+
+--- Run the action in a context; returns the exit code.
+function M.run_action(context, r, action, values, opts)
+  ui.event("run_started", { recipe = r.name, action = action, version = host.version })
   local ctx, cerr = context.new(r, values, opts)
   if not ctx then
     ui.error(tostring(cerr))

@@ -1,30 +1,48 @@
--- raycai.ui: what the user sees. Human lines on stderr (colours only on a terminal and never
--- with NO_COLOR), or with --json one JSON object per event on stdout instead. Everything goes
--- through raycai.term.write, which masks every registered secret.
+-- raycai.ui: what the user sees.
+--   * on a terminal: one live line per running step (spinner, elapsed time, progress such as
+--     "workers 12/32 running"), redrawn in place; finished steps and messages scroll above it;
+--     colours unless NO_COLOR;
+--   * without a terminal: plain lines stamped with the time of day;
+--   * with --json: one JSON object per event on stdout instead (docs/json-events.md);
+--   * with -q: only the summary and errors.
+-- Everything goes through raycai.term.write, which masks every registered secret.
 local term = require "raycai.term"
 local clock = require "raycai.clock"
 local cjson = require "cjson"
 
 local M = {}
 
-local config = { json = false, verbose = false, quiet = false, color = false }
+local config = { json = false, verbose = false, quiet = false, color = false, live = false }
 local started = clock.monotonic()
 
 local COLORS = { red = "\27[31m", green = "\27[32m", yellow = "\27[33m", blue = "\27[34m",
                  dim = "\27[2m", bold = "\27[1m", reset = "\27[0m" }
+local SPINNER = { "|", "/", "-", "\\" }
+local CLEAR = "\r\27[K"
+
+-- the live line: the running step, its start, the progress text, and whether it is drawn
+local live = { step = nil, t0 = 0, text = nil, drawn = false, frame = 0, last_draw = 0 }
+local changes = {}
 
 
 --- Configure output for this run.
----@param opts {json?:boolean, verbose?:boolean, quiet?:boolean, color?:boolean}
+---@param opts {json?:boolean, verbose?:boolean, quiet?:boolean, color?:boolean, live?:boolean}
 function M.configure(opts)
   config.json = opts.json and true or false
   config.verbose = opts.verbose and true or false
   config.quiet = opts.quiet and true or false
+  local tty = term.isatty("stderr")
+  local no_color = os.getenv("NO_COLOR")
   if opts.color == nil then
-    local no_color = os.getenv("NO_COLOR")
-    config.color = term.isatty("stderr") and not (no_color and no_color ~= "")
+    config.color = tty and not (no_color and no_color ~= "")
   else
     config.color = opts.color
+  end
+  if opts.live == nil then
+    local dumb = os.getenv("TERM") == "dumb"
+    config.live = tty and not dumb and not config.json and not config.quiet
+  else
+    config.live = opts.live
   end
 end
 
@@ -55,13 +73,53 @@ function M.event(kind, fields)
 end
 
 
-local function line(text)
-  term.write("stderr", text .. "\n")
+--- The prefix of a message line: elapsed time on a terminal, the time of day otherwise.
+local function stamp()
+  if config.live then return paint("dim", ("%5.1fs"):format(clock.monotonic() - started)) end
+  return os.date("%H:%M:%S")
 end
 
 
-local function elapsed()
-  return string.format("%5.1fs", clock.monotonic() - started)
+local function draw_live()
+  if not (config.live and live.step) then return end
+  live.frame = live.frame % #SPINNER + 1
+  local text = ("%s %s %s %s"):format(paint("blue", SPINNER[live.frame]), paint("bold", live.step),
+    paint("dim", ("%.1fs"):format(clock.monotonic() - live.t0)), live.text or "")
+  local width = term.width("stderr")
+  if #text > width + 40 then text = text:sub(1, width + 40) end  -- colour codes are not columns
+  term.write("stderr", CLEAR .. text)
+  live.drawn = true
+  live.last_draw = clock.monotonic()
+end
+
+
+local function clear_live()
+  if live.drawn then
+    term.write("stderr", CLEAR)
+    live.drawn = false
+  end
+end
+
+
+--- Print a line above the live line.
+local function line(text)
+  clear_live()
+  term.write("stderr", text .. "\n")
+  draw_live()
+end
+
+
+--- Redraw the live line (spinner, elapsed); cheap, call it while waiting.
+function M.tick()
+  if config.live and live.step and clock.monotonic() - live.last_draw >= 0.1 then draw_live() end
+end
+
+
+--- Set the progress text of the running step ("workers 12/32 running").
+function M.progress(text)
+  if text == live.text then return end
+  live.text = text
+  if config.live then draw_live() end
 end
 
 
@@ -69,8 +127,13 @@ end
 function M.step_start(name, detail)
   M.event("step_started", { step = name, detail = detail })
   if config.json or config.quiet then return end
-  line(paint("dim", elapsed()) .. " " .. paint("blue", "==>") .. " " .. paint("bold", name)
-       .. (detail and detail ~= "" and (" " .. detail) or ""))
+  live.step, live.t0, live.text = name, clock.monotonic(), detail
+  if config.live then
+    draw_live()
+  else
+    line(stamp() .. " " .. paint("blue", "==>") .. " " .. paint("bold", name)
+         .. (detail and detail ~= "" and (" " .. detail) or ""))
+  end
 end
 
 
@@ -78,8 +141,10 @@ end
 function M.step_done(name, ok, summary)
   M.event("step_finished", { step = name, ok = ok and true or false, summary = summary })
   if config.json or config.quiet then return end
-  local mark = ok and paint("green", "ok") or paint("red", "failed")
-  line(paint("dim", elapsed()) .. "     " .. name .. ": " .. mark
+  clear_live()
+  live.step, live.text = nil, nil
+  local mark = ok and paint("green", config.live and "ok " or "ok") or paint("red", "failed")
+  line(stamp() .. " " .. (config.live and (mark .. " " .. paint("bold", name)) or ("    " .. name .. ": " .. mark))
        .. (summary and summary ~= "" and (" - " .. summary) or ""))
 end
 
@@ -87,7 +152,7 @@ end
 function M.info(msg, fields)
   M.event("info", { message = msg, data = fields })
   if config.json or config.quiet then return end
-  line(paint("dim", elapsed()) .. "     " .. msg)
+  line(stamp() .. "     " .. msg)
 end
 
 
@@ -96,7 +161,7 @@ function M.detail(msg)
   if not config.verbose then return end
   M.event("debug", { message = msg })
   if config.json then return end
-  line(paint("dim", elapsed() .. "     " .. msg))
+  line(stamp() .. paint("dim", "     " .. msg))
 end
 
 
@@ -107,7 +172,7 @@ function M.warn(msg)
 end
 
 
---- A one-line error, printed whatever -q says.
+--- A one-line error, printed whatever -q says (on stderr also with --json).
 function M.error(msg)
   M.event("error", { message = msg })
   line(paint("red", "error: ") .. msg)
@@ -117,11 +182,10 @@ end
 --- Plain output for the user's result (summary, tables), on stdout; silent with --json.
 function M.out(text)
   if config.json then return end
+  clear_live()
   term.write("stdout", text .. "\n")
+  draw_live()
 end
-
-
-local changes = {}
 
 
 --- What this run changed so far: a list of "created application raycai-gpu-head", ...
@@ -138,7 +202,13 @@ function M.object(change, kind, name, fields)
   M.event("object_" .. change, ev)
   if config.json or config.quiet then return end
   if change == "kept" and not config.verbose then return end
-  line(paint("dim", elapsed()) .. "     " .. change .. " " .. kind .. " " .. name)
+  line(stamp() .. "     " .. change .. " " .. kind .. " " .. name)
+end
+
+
+--- Clear the live line before the program ends.
+function M.finish()
+  clear_live()
 end
 
 

@@ -84,6 +84,22 @@ function M.matches(app, spec, generation)
 end
 
 
+local STRAGGLER_AFTER = 20  -- seconds before the wait names the applications it still waits for
+
+
+--- "name1 (STATE), name2 (STATE) and 3 more": the applications not running yet.
+local function stragglers(names, states)
+  local late = {}
+  for _, name in ipairs(names) do
+    if states[name] ~= "APPLICATION_RUNNING" then late[#late + 1] = ("%s (%s)"):format(name, states[name] or "?") end
+  end
+  if #late > 4 then
+    return table.concat(late, ", ", 1, 3) .. (" and %d more"):format(#late - 3)
+  end
+  return table.concat(late, ", ")
+end
+
+
 --- Wait until every named application is RUNNING. Fails fast on a FAILED/STOPPED one.
 --- Returns true or nil, err naming each failed or late application with its state.
 ---@param names string[]
@@ -92,7 +108,7 @@ function M.wait_running(st, names, timeout, label)
   local states = {}
   local last_ready = -1
   local t0 = clock.monotonic()
-  local next_report = t0 + 10
+  local next_report = t0 + 15
   local ok, err = poll.wait(function()
     local apps, lerr = M.list(st)
     if not apps then return nil, lerr end
@@ -112,18 +128,20 @@ function M.wait_running(st, names, timeout, label)
     end
     local progressed = ready ~= last_ready
     last_ready = ready
-    if progressed and #names > 1 then ui.detail(("%s %d/%d running"):format(label, ready, #names)) end
+    local waited = clock.monotonic() - t0
+    local text = ("%s %d/%d running"):format(label, ready, #names)
+    if waited >= STRAGGLER_AFTER and ready < #names then
+      text = text .. "; waiting for " .. stragglers(names, states)
+    end
+    ui.progress(text)
+    if progressed and #names > 1 then ui.detail(text) end
     if clock.monotonic() >= next_report then
-      ui.info(("%s %d/%d running after %d s"):format(label, ready, #names, clock.monotonic() - t0))
+      ui.info(("%s after %d s"):format(text, math.floor(waited)))
       next_report = clock.monotonic() + 15
     end
     return ready == #names, progressed
   end, { timeout = timeout, on_timeout = function()
-    local late = {}
-    for _, name in ipairs(names) do
-      if states[name] ~= "APPLICATION_RUNNING" then late[#late + 1] = ("%s (%s)"):format(name, states[name] or "?") end
-    end
-    return ("%s not running after %d s: %s"):format(label, timeout, table.concat(late, ", "))
+    return ("%s not running after %d s: %s"):format(label, math.floor(timeout), stragglers(names, states))
   end })
   if not ok then return nil, err end
   return true

@@ -1,6 +1,7 @@
 -- raycai.ray.poll: wait on a condition with a deadline and an adaptive interval: fast at first,
 -- backing off while nothing changes, back to fast on progress. Ctrl-C ends the wait at once.
 local clock = require "raycai.clock"
+local ui = require "raycai.ui"
 
 local M = {}
 
@@ -25,9 +26,13 @@ function M.wait(check, opts)
     end
     if progressed then interval = opts.first or M.FIRST
     else interval = math.min(interval * M.FACTOR, max) end
-    local left = deadline - clock.monotonic()
-    local ok = clock.sleep(math.max(0, math.min(interval, left)))
-    if not ok then return nil, "interrupted" end
+    -- sleep in short slices so the live line keeps moving
+    local wake = clock.monotonic() + math.max(0, math.min(interval, deadline - clock.monotonic()))
+    repeat
+      local ok = clock.sleep(math.min(0.1, math.max(0, wake - clock.monotonic())))
+      if not ok then return nil, "interrupted" end
+      ui.tick()
+    until clock.monotonic() >= wake
   end
 end
 

@@ -1,0 +1,122 @@
+-- --json: every line is one JSON object with event and time; every event type and field is
+-- documented in docs/json-events.md (read by this spec), and the stream tells the story of the run.
+local sim = require "support.sim"
+local run = require("support.run").raycai
+local fs = require "raycai.fs"
+local cjson = require "cjson"
+
+local GPU = "recipes/gpu_cluster.lua"
+
+
+--- { [event] = { [field] = true } } from the table in docs/json-events.md.
+local function documented()
+  local doc = assert(fs.read("docs/json-events.md"))
+  local out = {}
+  for line in doc:gmatch("[^\n]+") do
+    local name, fields = line:match("^| `([%w_]+)` | [^|]+ | (.+) |$")
+    if name then
+      out[name] = {}
+      for f in fields:gmatch("`([%w_]+)`") do out[name][f] = true end
+    end
+  end
+  return out
+end
+
+
+local function events_of(text)
+  local list = {}
+  for line in text:gmatch("[^\n]+") do
+    local ok, ev = pcall(cjson.decode, line)
+    assert(ok and type(ev) == "table", "not a JSON object: " .. line)
+    list[#list + 1] = ev
+  end
+  return list
+end
+
+
+describe("--json events", function()
+  local s, doc
+
+  setup(function()
+    doc = documented()
+    s = sim.start { delays = { app_start = 20, job_running = 20 } }
+  end)
+
+  teardown(function() if s then s:stop() end end)
+
+  local function json_run(args)
+    local argv = { "--json" }
+    for _, a in ipairs(args) do argv[#argv + 1] = a end
+    local r = run(argv, { env = { CML_HOST = s.url, CML_API_KEY = s.api_key } })
+    local evs = events_of(r.stdout)
+    for _, ev in ipairs(evs) do
+      assert.is_string(ev.time)
+      assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$", ev.time)
+      local fields = doc[ev.event]
+      assert.is_table(fields, "undocumented event " .. tostring(ev.event))
+      for k in pairs(ev) do
+        assert.truthy(k == "event" or k == "time" or fields[k], ("field %s of %s is undocumented"):format(k, ev.event))
+      end
+    end
+    assert.equal("run_started", evs[1].event)
+    assert.equal("run_finished", evs[#evs].event)
+    assert.equal(r.code, evs[#evs].exit_code)
+    return r, evs
+  end
+
+  local function find(evs, kind, pred)
+    local out = {}
+    for _, ev in ipairs(evs) do
+      if ev.event == kind and (not pred or pred(ev)) then out[#out + 1] = ev end
+    end
+    return out
+  end
+
+  it("documents at least every event the spec sees", function()
+    assert.is_table(doc.summary)
+    assert.is_true(doc.summary.workers_ready)
+  end)
+
+  it("tells plan's changes and their count", function()
+    local r, evs = json_run { GPU, "plan" }
+    assert.equal(3, r.code)
+    local pending = find(evs, "plan_summary")[1].pending
+    assert.is_true(pending >= 6)
+    assert.equal(1, #find(evs, "plan_change", function(e) return e.name == "raycai-gpu-head" and e.action == "create" end))
+  end)
+
+  it("tells up's steps, created objects, state changes and summary", function()
+    local r, evs = json_run { GPU }
+    assert.equal(0, r.code, r.stderr)
+    assert.equal("", r.stderr:gsub("warning:[^\n]*\n", ""), "no human output besides warnings")
+    assert.equal(4, #find(evs, "step_started"))
+    assert.equal(4, #find(evs, "step_finished", function(e) return e.ok end))
+    local created = find(evs, "object_created", function(e) return e.kind == "application" end)
+    assert.equal(3, #created)
+    assert.is_string(created[1].id)
+    assert.is_true(#find(evs, "state_changed", function(e) return e.state == "APPLICATION_RUNNING" end) >= 3)
+    local summary = find(evs, "summary")[1]
+    assert.equal(2, summary.workers_ready)
+    assert.equal("gpu", summary.cluster)
+    assert.matches("^https://", summary.dashboard)
+  end)
+
+  it("tells status per object and whether the cluster is healthy", function()
+    local r, evs = json_run { GPU, "status" }
+    assert.equal(0, r.code, r.stderr)
+    assert.equal(4, #find(evs, "object_status"))
+    assert.is_true(find(evs, "status_summary")[1].healthy)
+  end)
+
+  it("tells down's deletions", function()
+    local r, evs = json_run { GPU, "down" }
+    assert.equal(0, r.code, r.stderr)
+    assert.equal(3, #find(evs, "object_deleted", function(e) return e.kind == "application" end))
+  end)
+
+  it("ends a failure with an error event and the exit code", function()
+    local r, evs = json_run { "--set", "worker.edition=Nope", GPU }
+    assert.equal(1, r.code)
+    assert.matches("no enabled runtime", find(evs, "error")[1].message)
+  end)
+end)
