@@ -61,7 +61,8 @@ function M.apply(ctx)
   local client, pid = st.client, st.project.id
   local body, spec = want(ctx, st)
   if not body then return nil, spec end
-  local list, lerr = apps.list(st)
+  local list, lerr = {}, nil  -- a project this run created has no applications
+  if not st.fresh then list, lerr = apps.list(st) end
   if not list then return nil, lerr end
   local head = list[st.names.head]
   if head and apps.matches(head, spec) then
@@ -80,7 +81,9 @@ function M.apply(ctx)
     st.generation = apps.new_generation()
     local created, cerr = client:create_application(pid, apps.stamp(body, spec, st.generation))
     if not created then
-      return nil, ("could not create the head application %s: %s"):format(body.name, tostring(cerr))
+      local hint = cerr.status == 409 and (("; the subdomain %s is taken by another application in the "
+        .. "workspace: choose another cluster name (--set cluster=...)"):format(body.subdomain)) or ""
+      return nil, ("could not create the head application %s: %s%s"):format(body.name, tostring(cerr), hint)
     end
     ui.object("created", "application", body.name, { id = created.id, generation = st.generation })
     head = created
