@@ -1,0 +1,141 @@
+---@meta raycai.recipe
+-- LuaLS definitions of raycai.recipe (lua/raycai/recipe.lua): the recipe model, the step table
+-- and the run context the steps receive. See docs/recipes.md.
+
+---@class raycai.recipe
+local recipe = {}
+
+--- One change a step's plan would make.
+---@class raycai.Change
+---@field action "create"|"update"|"delete"|"keep"
+---@field kind? string e.g. "application", "job", "file"
+---@field name? string
+---@field detail? string
+---@field pending? boolean a "keep" that still needs the step's apply (counts as a change)
+---@field step? string set by the runner: the step that planned it
+
+--- One row of a step's status.
+---@class raycai.StatusRow
+---@field kind? string
+---@field name? string
+---@field role? string
+---@field state? string
+---@field healthy? boolean false marks the cluster not healthy
+---@field cpu? number
+---@field memory? number GB
+---@field gpu? number
+---@field created_at? string ISO 8601
+---@field step? string set by the runner
+
+--- A step of a recipe. Every function receives the run context; all are optional.
+--- `plan` must not change anything; `apply` runs on up (in order), `destroy` on down (in
+--- reverse order). Failures return `nil, "what failed and what to do"`.
+---@class raycai.Step
+---@field name string shown in progress lines
+---@field plan? fun(ctx: raycai.Context): raycai.Change[]?, string?
+---@field apply? fun(ctx: raycai.Context): true?, string? returns true, summary or nil, err
+---@field destroy? fun(ctx: raycai.Context): true?, string? returns true, summary or nil, err
+---@field status? fun(ctx: raycai.Context): raycai.StatusRow[]?, string?
+
+--- The run of one action: parameter values, options and the state the steps share.
+---@class raycai.Context
+---@field recipe raycai.Recipe
+---@field params table the parameter values (the tree of the recipe's params)
+---@field options table command-line options (purge, insecure, ...)
+---@field state table shared between the steps of one run (state.ray after the Ray steps)
+local Context = {}
+
+--- The CML API client for this run, connecting on first use (CML_HOST, or the built-in
+--- simulator). A missing or wrong setting raises a usage error (exit 2).
+---@return raycai.cml.Client
+function Context:client() end
+
+--- Run fn when the run ends (stop a process, close a connection).
+---@param fn fun()
+function Context:on_close(fn) end
+
+---@class raycai.Hooks
+---@field summary? fun(ctx: raycai.Context) after a successful up
+---@field lock? fun(ctx: raycai.Context, action: "up"|"down"): (fun()?), string? returns a release function or nil, err
+---@field print_status? fun(ctx: raycai.Context, rows: raycai.StatusRow[]): boolean prints status, returns healthy
+
+--- What recipe.new takes.
+---@class raycai.RecipeDef
+---@field name string
+---@field doc? string one line shown by `params`
+---@field params? table a tree of recipe.param(...) leaves; groups are plain tables
+---@field steps raycai.Step[]|fun(values: table): raycai.Step[]
+---@field hooks? raycai.Hooks
+
+---@class raycai.Recipe
+---@field name string
+---@field doc string
+---@field params table
+---@field steps raycai.Step[]|fun(values: table): raycai.Step[]
+---@field hooks raycai.Hooks
+local Recipe = {}
+
+--- Declare a parameter (the same function as raycai.params.param).
+---@param default any the default; its type is the parameter's type unless opts.type
+---@param doc string one line shown by `raycai-run RECIPE params`
+---@param opts? raycai.ParamOpts
+---@return raycai.Param
+function recipe.param(default, doc, opts) end
+
+--- Make a recipe. A malformed definition raises an error at the recipe's own line.
+---@param def raycai.RecipeDef
+---@return raycai.Recipe
+function recipe.new(def) end
+
+--- Is v a recipe made by recipe.new?
+---@param v any
+---@return boolean
+function recipe.is_recipe(v) end
+
+--- Raise msg as a mistake in the recipe: at the first line outside raycai's library.
+---@param msg string
+function recipe.user_error(msg) end
+
+--- A copy with other parameter defaults (checked against the parameters' types), and
+--- optionally another name, doc or step list.
+---@param overrides table nested new defaults, e.g. { workers = 4, head = { cpu = 8 } }
+---@param extra? { name?: string, doc?: string, steps?: raycai.Step[] }
+---@return raycai.Recipe
+function Recipe:with(overrides, extra) end
+
+--- The steps for these parameter values (calls def.steps when it is a function).
+---@param values table
+---@return raycai.Step[]
+function Recipe:step_list(values) end
+
+--- Parameter values: the defaults, then "key=value" assignments, validated.
+---@param sets? string[]
+---@return table? values
+---@return string? err
+function Recipe:values(sets) end
+
+--- up: plan first; when anything is pending, every step's apply under the lock.
+---@param ctx raycai.Context
+---@return true? ok
+---@return string? err
+function Recipe:up(ctx) end
+
+--- down: every step's destroy in reverse order, under the lock.
+---@param ctx raycai.Context
+---@return true? ok
+---@return string? err
+function Recipe:down(ctx) end
+
+--- plan: the changes every step would make.
+---@param ctx raycai.Context
+---@return raycai.Change[]? changes
+---@return string? err
+function Recipe:plan(ctx) end
+
+--- status: every step's rows.
+---@param ctx raycai.Context
+---@return raycai.StatusRow[]? rows
+---@return string? err
+function Recipe:status(ctx) end
+
+return recipe
