@@ -205,6 +205,31 @@ describe("ray recipes against cml-sim", function()
     fs.remove(dir, { recursive = true })
   end)
 
+  it("repairs changed launchers and removes copies CML made of them, keeping the applications", function()
+    assert.equal(0, raycai(s, { GPU }).code)
+    local pid
+    for _, p in ipairs(s:state().projects) do if p.name == "ray-gpu" then pid = p.id end end
+    local client = assert(cml.client { host = s.url, api_key = s.api_key })
+    local original = assert(client:download_file(pid, ".raycai/gpu/worker.py"))
+    assert(client:delete_file(pid, ".raycai/gpu/worker.py"))
+    assert(client:upload_file(pid, ".raycai/gpu/worker.py", "print('tampered')\n"))
+    assert(client:upload_file(pid, ".raycai/gpu/head.py", "a second upload lands as head(1).py\n"))
+    local names = {}
+    for _, f in ipairs(assert(client:list_files(pid, ".raycai/gpu")).files) do names[f.path:match("[^/]+$")] = true end
+    assert.is_true(names["head(1).py"], "the simulator kept the old file and stored a copy")
+    local before = apps_of(s, "raycai-gpu-")
+    local plan = raycai(s, { GPU, "plan" })
+    assert.matches("update%s+file%s+%.raycai/gpu/worker%.py", plan.stdout)
+    assert.matches("update%s+file%s+%.raycai/gpu/head%.py", plan.stdout)
+    assert.equal(0, raycai(s, { GPU }).code)
+    names = {}
+    for _, f in ipairs(assert(client:list_files(pid, ".raycai/gpu")).files) do names[f.path:match("[^/]+$")] = true end
+    assert.is_nil(names["head(1).py"])
+    assert.equal(original, client:download_file(pid, ".raycai/gpu/worker.py"))
+    local after = apps_of(s, "raycai-gpu-")
+    for name, a in pairs(before) do assert.equal(a.id, after[name].id, name) end
+  end)
+
   it("refuses an invalid cluster name before any request", function()
     local r = raycai(s, { "--set", "cluster=Bad_Name", GPU })
     assert.equal(2, r.code)

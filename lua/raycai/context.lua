@@ -63,7 +63,7 @@ local function print_plan(changes)
   local pending = 0
   local rows = { { "ACTION", "KIND", "NAME", "DETAIL" } }
   for _, c in ipairs(changes) do
-    if c.action ~= "keep" then pending = pending + 1 end
+    if c.action ~= "keep" or c.pending then pending = pending + 1 end
     rows[#rows + 1] = { c.action, c.kind or "", c.name or "", c.detail or "" }
     ui.event("plan_change", { action = c.action, kind = c.kind, name = c.name, detail = c.detail, step = c.step })
   end

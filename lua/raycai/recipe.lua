@@ -147,7 +147,7 @@ end
 --- Count the changes of a plan that are not "keep".
 local function pending(changes)
   local n = 0
-  for _, c in ipairs(changes) do if c.action ~= "keep" then n = n + 1 end end
+  for _, c in ipairs(changes) do if c.action ~= "keep" or c.pending then n = n + 1 end end
   return n
 end
 

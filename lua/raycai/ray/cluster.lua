@@ -134,7 +134,10 @@ function M.prepare(ctx, create)
   local client = ctx:client()
   st = st or { client = client, runtimes = {} }
   ctx.state.ray = st
-  local project, perr = find_project(client, p.project)
+  -- a plan in this run already looked the project up and found none: create it straight away
+  -- (a project created meanwhile by another run answers 409 and is adopted below)
+  local project, perr = false, nil
+  if st.project ~= false then project, perr = find_project(client, p.project) end
   if project == nil then return nil, ("could not look up project %s: %s"):format(p.project, tostring(perr)) end
   if not project and create then
     if p.project:match(PROJECT_ID) then
@@ -142,6 +145,9 @@ function M.prepare(ctx, create)
     end
     local created, cerr = client:create_project { name = p.project, template = "local",
       description = "Ray clusters deployed by raycai", default_project_engine_type = "ml_runtime" }
+    -- fresh: this run made the project, so it holds nothing raycai did not put there in this
+    -- run; the steps skip the lookups whose answer is then known (no files, jobs, applications)
+    st.fresh = created and true or false
     if not created and cerr.status == 409 then
       -- another run created it a moment ago: use that one
       created, perr = find_project(client, p.project)

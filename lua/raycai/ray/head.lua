@@ -21,7 +21,7 @@ end
 
 
 --- head.json of this generation, if the head has written it (never waits).
-local function head_info(st, generation)
+function M.head_info(st, generation)
   local data = st.client:download_file(st.project.id, st.names.files.head_json)
   if not data then return nil end
   local info = cjson.decode(data)
@@ -47,7 +47,9 @@ function M.plan(ctx)
   end
   if apps.matches(head, spec) then
     st.generation = apps.env_of(head).RAYCAI_GENERATION
-    return { { action = "keep", kind = "application", name = body.name, detail = head.status } }
+    local starting = head.status ~= "APPLICATION_RUNNING"
+    return { { action = "keep", kind = "application", name = body.name, pending = starting,
+               detail = starting and (head.status .. ": up waits for it") or head.status } }
   end
   return { { action = "update", kind = "application", name = body.name,
              detail = apps.LIVE[head.status] and "spec changed: replace head and workers"
@@ -95,7 +97,7 @@ function M.apply(ctx)
       .. "the setup log %s"):format(werr, st.project.name, body.name, st.names.files.setup_log)
   end
   st.head = head
-  local info = head_info(st, st.generation)
+  local info = M.head_info(st, st.generation)
   st.head_address = info and info.address
   return true, st.head_address and ("Ray head at " .. st.head_address) or ("generation " .. st.generation)
 end
@@ -129,7 +131,7 @@ function M.status(ctx)
     return { { kind = "application", role = "head", name = st.names.head, state = "absent", healthy = false } }
   end
   st.generation = apps.env_of(head).RAYCAI_GENERATION
-  local info = head_info(st, st.generation)
+  local info = M.head_info(st, st.generation)
   st.head_address = info and info.address
   return { { kind = "application", role = "head", name = head.name, state = head.status,
              cpu = head.cpu, memory = head.memory, gpu = head.nvidia_gpu, created_at = head.created_at,

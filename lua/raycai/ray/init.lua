@@ -130,6 +130,11 @@ end
 local function summary(ctx)
   local st = ctx.state.ray
   if not st then return end
+  if not st.head_address and st.generation and st.project then
+    -- workers join only once head.json is written, so by now it is usually there
+    local info = require("raycai.ray.head").head_info(st, st.generation)
+    st.head_address = info and info.address
+  end
   local url = dashboard_url(ctx, st)
   local ready = st.workers_ready or 0
   ui.event("summary", { cluster = ctx.params.cluster, project = st.project and st.project.name,

@@ -22,8 +22,11 @@ function M.plan(ctx)
   local changes = {}
   local entries
   if st.project then
-    entries, err = files.list(st.client, st.project.id, st.names.dir)
-    if not entries then return nil, err end
+    entries = st.plan_entries  -- setup_venv's plan listed the same folder in this run
+    if not entries then
+      entries, err = files.list(st.client, st.project.id, st.names.dir)
+      if not entries then return nil, err end
+    end
   end
   for _, t in ipairs(targets(st)) do
     local change = "create"
@@ -43,7 +46,9 @@ function M.apply(ctx)
   if not st then return nil, err end
   local s, serr = setup.scripts(ctx, st)
   if not s then return nil, serr end
-  local entries, lerr = files.list(st.client, st.project.id, st.names.dir)
+  -- in a project this run created the folder holds only our lock and setup script
+  local entries, lerr = {}, nil
+  if not st.fresh then entries, lerr = files.list(st.client, st.project.id, st.names.dir) end
   if not entries then return nil, lerr end
   local written = 0
   for _, t in ipairs(targets(st)) do

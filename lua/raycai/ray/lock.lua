@@ -74,7 +74,8 @@ function M.acquire(ctx, action)
   local mine = { token = token, holder = holder_name(), action = action, started_at = clock.iso8601(now),
                  host = my_host(), pid = my_pid(),
                  expires = math.floor(now + ctx.params.timeouts.lock) }
-  local entries, lerr = files.list(client, pid, st.names.dir)
+  local entries, lerr = {}, nil  -- a project this run created holds no lock
+  if not st.fresh then entries, lerr = files.list(client, pid, st.names.dir) end
   if not entries then return nil, lerr end
   if entries["lock.json"] then
     local info = read_lock(client, pid, path)

@@ -130,7 +130,11 @@ function M.plan(ctx)
     return changes
   end
   local pid = st.project.id
-  local fchange, ferr = files.compare(st.client, pid, st.names.files.setup, s.setup)
+  -- one listing of the cluster folder serves this plan and write_launchers' plan
+  local entries, lerr = files.list(st.client, pid, st.names.dir)
+  if not entries then return nil, lerr end
+  st.plan_entries = entries
+  local fchange, ferr = files.compare(st.client, pid, st.names.files.setup, s.setup, entries)
   if not fchange then return nil, ferr end
   changes[#changes + 1] = { action = fchange, kind = "file", name = st.names.files.setup }
   local rt, rerr = cluster.runtimes(ctx)
@@ -164,13 +168,16 @@ function M.apply(ctx)
   if not s then return nil, serr end
   local rt, rerr = cluster.runtimes(ctx)
   if not rt then return nil, rerr end
-  local change, ferr = files.sync(client, pid, st.names.files.setup, s.setup)
+  -- in a project this run created, the cluster folder holds only the lock: nothing to compare
+  local change, ferr = files.sync(client, pid, st.names.files.setup, s.setup, st.fresh and {} or nil)
   if not change then return nil, "could not write the setup script: " .. tostring(ferr) end
   if change ~= "keep" then ui.object(change == "create" and "created" or "updated", "file", st.names.files.setup) end
 
   local want = desired_job(ctx, st, rt)
-  local job, jerr = find_job(client, pid, st.names.job)
+  local job, jerr = false, nil  -- a project this run created has no jobs
+  if not st.fresh then job, jerr = find_job(client, pid, st.names.job) end
   if job == nil then return nil, jerr end
+  local new_job = not job
   if not job then
     job, jerr = client:create_job(pid, want)
     if not job then return nil, ("could not create the setup job %s: %s"):format(want.name, tostring(jerr)) end
@@ -188,13 +195,15 @@ function M.apply(ctx)
   end
   st.job = job
 
-  local ready, verr = venv_ready(client, pid, s.venv_dir)
+  local ready, verr = false, nil  -- no venv in a project this run created
+  if not st.fresh then ready, verr = venv_ready(client, pid, s.venv_dir) end
   if ready == nil then return nil, verr end
   if ready then
     ui.object("kept", "venv", s.venv_dir)
     return true, "venv " .. s.fingerprint .. " ready"
   end
-  local run, aerr = active_run(client, pid, job.id)
+  local run, aerr = false, nil  -- a job created just now has no run in progress
+  if not new_job then run, aerr = active_run(client, pid, job.id) end
   if run == nil then return nil, aerr end
   if run then
     ui.info(("waiting for the setup job run %s already in progress"):format(run.id))

@@ -75,9 +75,14 @@ function M.plan(ctx)
   end
   local r, rerr = reconcile(ctx, st, list, st.generation)
   if not r then return nil, rerr end
+  local running = 0
   for _, a in ipairs(r.keep) do
-    changes[#changes + 1] = { action = "keep", kind = "application", name = a.name, detail = a.status }
+    local starting = a.status ~= "APPLICATION_RUNNING"
+    if not starting then running = running + 1 end
+    changes[#changes + 1] = { action = "keep", kind = "application", name = a.name, pending = starting,
+                              detail = starting and (a.status .. ": up waits for it") or a.status }
   end
+  st.workers_ready = running
   for _, x in ipairs(r.replace) do
     changes[#changes + 1] = { action = "update", kind = "application", name = x.app.name, detail = "replace worker" }
   end
