@@ -55,6 +55,12 @@ end
 
 
 describe("raycai.cml conformance with swagger.json", function()
+  local present = io.open(SWAGGER, "rb")
+  if not present then
+    pending("skipped: " .. SWAGGER .. " is absent (the shared CML API spec lives beside the repository)")
+    return
+  end
+  present:close()
   local spec, s, c, ops
 
   setup(function()

@@ -13,7 +13,8 @@ local function on_terminal(s, args, env)
   local out = os.tmpname()
   local argv = { "python3", "tests/support/pty_run.py", out, support.exe }
   for _, a in ipairs(args) do argv[#argv + 1] = a end
-  argv.env = { CML_HOST = s.url, CML_API_KEY = s.api_key, TERM = "xterm", LD_PRELOAD = false }
+  -- a person's terminal: colours allowed (ctest sets NO_COLOR for the other specs)
+  argv.env = { CML_HOST = s.url, CML_API_KEY = s.api_key, TERM = "xterm", LD_PRELOAD = false, NO_COLOR = false }
   for k, v in pairs(env or {}) do argv.env[k] = v end
   argv.stdout, argv.stderr, argv.kill_on_close = "null", "null", true
   local p = assert(proc.spawn(argv))
