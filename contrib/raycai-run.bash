@@ -1,17 +1,57 @@
-# bash completion for raycai-run: actions, options, recipe files and --set parameter names.
+# bash completion for raycai-run: options, recipe files (and the installed recipes by name),
+# actions after the recipe, and parameter names after --set (asked from the recipe itself).
+
+# The folders holding the recipes raycai-run finds by name: <bin>/../share/raycai/recipes when
+# installed, <bin>/recipes in a build tree.
+_raycai_run_recipe_dirs() {
+  local exe bindir
+  exe=$(command -v -- "$1" 2>/dev/null) || return
+  bindir=${exe%/*}
+  [[ $bindir == "$exe" ]] && bindir=.
+  local d
+  for d in "$bindir/../share/raycai/recipes" "$bindir/recipes"; do
+    [[ -d $d ]] && printf '%s\n' "$d"
+  done
+}
+
 _raycai_run() {
   local cur prev words cword
-  _init_completion 2>/dev/null || {
-    cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}
-  }
+  if declare -F _init_completion >/dev/null 2>&1; then
+    _init_completion || return
+  else
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD-1]}
+    words=("${COMP_WORDS[@]}")
+    cword=$COMP_CWORD
+  fi
   local opts="--set --json --verbose -v --quiet -q --insecure --purge --version --help -h"
   local actions="up plan status down params"
+  local exe=${words[0]:-raycai-run}
+
+  # the recipe and the action given so far (a --set value is not one of them)
+  local i w recipe= npos=0 skip=
+  for ((i = 1; i < cword; i++)); do
+    w=${words[i]}
+    if [[ -n $skip ]]; then skip=; continue; fi
+    case $w in
+      --set) skip=1 ;;
+      -*) ;;
+      *) npos=$((npos + 1)); [[ $npos -eq 1 ]] && recipe=$w ;;
+    esac
+  done
+
   if [[ $prev == --set ]]; then
-    local recipe w
-    for w in "${COMP_WORDS[@]}"; do [[ $w == *.lua ]] && recipe=$w; done
+    # a recipe may also come after the --set assignments
+    if [[ -z $recipe ]]; then
+      for ((i = cword + 1; i < ${#words[@]}; i++)); do
+        [[ ${words[i]} == *.lua ]] && { recipe=${words[i]}; break; }
+      done
+    fi
     if [[ -n $recipe ]]; then
       local names
-      names=$(raycai-run --json "$recipe" params 2>/dev/null | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | sed 's/$/=/')
+      # `params` prints PARAMETER TYPE ... under a header; a map takes KEY.ENTRY=VALUE
+      names=$("$exe" "$recipe" params 2>/dev/null |
+              awk 'NR > 1 && $1 != "" { print $1 ($2 == "map" ? "." : "=") }')
       COMPREPLY=($(compgen -W "$names" -- "$cur"))
       compopt -o nospace 2>/dev/null
     fi
@@ -21,12 +61,21 @@ _raycai_run() {
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
     return
   fi
-  local w have_recipe=
-  for w in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do [[ $w == *.lua ]] && have_recipe=1; done
-  if [[ -n $have_recipe ]]; then
+  if [[ $npos -eq 1 ]]; then
     COMPREPLY=($(compgen -W "$actions" -- "$cur"))
-  else
+  elif [[ $npos -eq 0 ]]; then
+    local IFS=$'\n' d f
     COMPREPLY=($(compgen -f -X '!*.lua' -- "$cur") $(compgen -d -- "$cur"))
+    if [[ $cur != */* ]]; then
+      for d in $(_raycai_run_recipe_dirs "$exe"); do
+        for f in "$d"/*.lua; do
+          [[ -f $f ]] || continue
+          f=${f##*/}
+          [[ $f == "$cur"* && ! -e $f ]] && COMPREPLY+=("$f")
+        done
+      done
+    fi
+    compopt -o filenames 2>/dev/null
   fi
 }
 complete -F _raycai_run raycai-run
