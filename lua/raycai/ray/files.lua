@@ -44,18 +44,24 @@ local function stray_copies(entries, base)
 end
 
 
+--- The folder's entries: those given (already listed in this run), else listed now.
+local function entries_of(client, pid, dir, entries)
+  if entries then return entries end
+  return M.list(client, pid, dir)
+end
+
+
 --- What sync would do: "create", "update" or "keep" (reads only).
 function M.compare(client, pid, path, content, entries)
   local dir, base = split(path)
-  if not entries then
-    local err
-    entries, err = M.list(client, pid, dir)
-    if not entries then return nil, err end
-  end
+  local err
+  entries, err = entries_of(client, pid, dir, entries)
+  if not entries then return nil, err end
   local f = entries[base]
   if not f then return "create" end
   if tonumber(f.file_size) ~= #content then return "update" end
-  local data, err = client:download_file(pid, path)
+  local data
+  data, err = client:download_file(pid, path)
   if not data then return nil, err end
   if data ~= content then return "update" end
   if #stray_copies(entries, base) > 0 then return "update" end
@@ -67,11 +73,9 @@ end
 --- ("create", "update" or "keep") or nil, err.
 function M.sync(client, pid, path, content, entries)
   local dir, base = split(path)
-  if not entries then
-    local err
-    entries, err = M.list(client, pid, dir)
-    if not entries then return nil, err end
-  end
+  local lerr
+  entries, lerr = entries_of(client, pid, dir, entries)
+  if not entries then return nil, lerr end
   local change, cerr = M.compare(client, pid, path, content, entries)
   if not change then return nil, cerr end
   for _, copy in ipairs(stray_copies(entries, base)) do
