@@ -100,11 +100,35 @@ local function stragglers(names, states)
 end
 
 
+--- Seconds since the epoch of an API timestamp ("2026-11-22T00:17:39.123456Z"), or nil.
+local function seconds(ts)
+  if type(ts) ~= "string" then return nil end
+  local y, mo, d, h, mi, s, frac = ts:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)(%.?%d*)")
+  if not y then return nil end
+  -- os.time reads the fields as local time; only differences of these values are used
+  local t = os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = s, isdst = false }
+  return t + (tonumber("0" .. frac) or 0)
+end
+
+
+--- How long a RUNNING application took to start (running_at - starting_at), or nil.
+function M.start_seconds(app)
+  local a, b = seconds(app and app.starting_at), seconds(app and app.running_at)
+  if not a or not b or b < a then return nil end
+  return b - a
+end
+
+
 --- Wait until every named application is RUNNING. Fails fast on a FAILED/STOPPED one.
---- Returns true or nil, err naming each failed or late application with its state.
+--- Returns true and the last listing (by name), or nil, err naming each failed or late
+--- application with its state. opts.initial/opts.first: as poll.wait's (for applications just
+--- created, whose state is known).
 ---@param names string[]
-function M.wait_running(st, names, timeout, label)
-  if #names == 0 then return true end
+---@param opts? {initial?:number, first?:number}
+function M.wait_running(st, names, timeout, label, opts)
+  if #names == 0 then return true, {} end
+  opts = opts or {}
+  local listing = {}
   local states = {}
   local last_ready = -1
   local t0 = clock.monotonic()
@@ -112,6 +136,7 @@ function M.wait_running(st, names, timeout, label)
   local ok, err = poll.wait(function()
     local apps, lerr = M.list(st)
     if not apps then return nil, lerr end
+    listing = apps
     local ready, failed = 0, {}
     for _, name in ipairs(names) do
       local a = apps[name]
@@ -139,12 +164,13 @@ function M.wait_running(st, names, timeout, label)
       ui.info(("%s after %d s"):format(text, math.floor(waited)))
       next_report = clock.monotonic() + 15
     end
-    return ready == #names, progressed
-  end, { timeout = timeout, on_timeout = function()
+    -- progress (poll fast again) is more applications running, not the first look
+    return ready == #names, progressed and ready > 0
+  end, { timeout = timeout, initial = opts.initial, first = opts.first, on_timeout = function()
     return ("%s not running after %d s: %s"):format(label, math.floor(timeout), stragglers(names, states))
   end })
   if not ok then return nil, err end
-  return true
+  return true, listing
 end
 
 

@@ -88,7 +88,8 @@ end
 
 --- Resolve a runtime: the identifier when given (checked), else the newest ENABLED runtime of
 --- that edition, kernel and editor.
-function M.resolve_runtime(client, cache, spec)
+--- candidates: runtimes already listed (a superset of the matching ones), or nil to list them.
+function M.resolve_runtime(client, cache, spec, candidates)
   local key = table.concat({ spec.runtime or "", spec.edition or "", spec.kernel or "", spec.editor or "" }, "|")
   if cache[key] then return cache[key] end
   local filter = {}
@@ -97,7 +98,8 @@ function M.resolve_runtime(client, cache, spec)
   else
     filter.edition, filter.kernel, filter.editor = spec.edition, spec.kernel, spec.editor
   end
-  local list, err = M.list_all(client, "list_runtimes", "runtimes", {}, { search_filter = filter })
+  local list, err = candidates, nil
+  if not list then list, err = M.list_all(client, "list_runtimes", "runtimes", {}, { search_filter = filter }) end
   if not list then return nil, "could not list runtimes: " .. tostring(err) end
   local best
   for _, rt in ipairs(list) do
@@ -175,12 +177,20 @@ function M.runtimes(ctx)
   local st = ctx.state.ray
   if st.runtime_ids then return st.runtime_ids end
   local p = ctx.params
-  local head, err = M.resolve_runtime(st.client, st.runtimes, { runtime = p.head.runtime,
-    edition = p.head.edition, kernel = p.python.kernel, editor = p.python.editor, role = "head" })
+  local candidates, err
+  if p.head.runtime == "" and p.worker.runtime == "" and p.head.edition ~= p.worker.edition then
+    -- both by edition: one list of this kernel and editor serves both (one request, not two)
+    candidates, err = M.list_all(st.client, "list_runtimes", "runtimes", {},
+      { search_filter = { kernel = p.python.kernel, editor = p.python.editor } })
+    if not candidates then return nil, "could not list runtimes: " .. tostring(err) end
+  end
+  local head
+  head, err = M.resolve_runtime(st.client, st.runtimes, { runtime = p.head.runtime,
+    edition = p.head.edition, kernel = p.python.kernel, editor = p.python.editor, role = "head" }, candidates)
   if not head then return nil, err end
   local worker
   worker, err = M.resolve_runtime(st.client, st.runtimes, { runtime = p.worker.runtime,
-    edition = p.worker.edition, kernel = p.python.kernel, editor = p.python.editor, role = "worker" })
+    edition = p.worker.edition, kernel = p.python.kernel, editor = p.python.editor, role = "worker" }, candidates)
   if not worker then return nil, err end
   st.runtime_ids = { head = head, worker = worker }
   return st.runtime_ids

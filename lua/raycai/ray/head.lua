@@ -3,6 +3,7 @@
 -- is not alive. Ready means APPLICATION_RUNNING; head.json's address is shown when present.
 local cluster = require "raycai.ray.cluster"
 local apps = require "raycai.ray.apps"
+local poll = require "raycai.ray.poll"
 local setup = require "raycai.ray.setup"
 local ui = require "raycai.ui"
 local cjson = require "cjson.safe"
@@ -90,13 +91,18 @@ function M.apply(ctx)
     ui.object("created", "application", body.name, { id = created.id, generation = st.generation })
     head = created
   end
-  local ok, werr = apps.wait_running(st, { body.name }, ctx.params.timeouts.head, "head")
+  -- a head created just now is STARTING: look first after a pause
+  local settle = head == list[st.names.head] and 0 or poll.SETTLE
+  local ok, werr = apps.wait_running(st, { body.name }, ctx.params.timeouts.head, "head",  -- werr: the listing when ok
+    { initial = settle, first = poll.SETTLE })
   if not ok then
     if werr == "interrupted" then return nil, werr end
     return nil, ("%s; look at the head application's logs in CML (project %s, application %s) and at "
       .. "the setup log %s"):format(werr, st.project.name, body.name, st.names.files.setup_log)
   end
   st.head = head
+  -- how long this cluster's applications take to start: workers look first after about that
+  st.app_start_seconds = apps.start_seconds(werr[body.name])
   local info = M.head_info(st, st.generation)
   st.head_address = info and info.address
   return true, st.head_address and ("Ray head at " .. st.head_address) or ("generation " .. st.generation)

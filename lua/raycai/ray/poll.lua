@@ -6,17 +6,36 @@ local ui = require "raycai.ui"
 local M = {}
 
 M.FIRST, M.MAX, M.FACTOR = 0.05, 2.0, 1.5
+-- first look at a workload that was just created or started: CML states last seconds at least,
+-- so looking sooner only spends requests (see docs/performance.md)
+M.SETTLE = 0.25
+
+
+--- Sleep `secs` (not past deadline) in short slices so the live line keeps moving; false when
+--- interrupted.
+local function nap(secs, deadline)
+  local wake = clock.monotonic() + math.max(0, math.min(secs, deadline - clock.monotonic()))
+  repeat
+    local ok = clock.sleep(math.min(0.1, math.max(0, wake - clock.monotonic())))
+    if not ok then return false end
+    ui.tick()
+  until clock.monotonic() >= wake
+  return true
+end
 
 
 --- Call check() until it says done. check returns (done, progressed) or nil, err.
 --- Returns true, or nil, err: err is "interrupted", check's error, or a timeout message built
 --- by opts.on_timeout() (default "timed out after N s").
+--- opts.initial: seconds to wait before the first check, for a caller that knows the state
+--- right now (it has just created the object), so the first request can tell something new.
 ---@param check fun():(boolean|nil, any)
----@param opts {timeout:number, on_timeout?:fun():string, first?:number, max?:number}
+---@param opts {timeout:number, on_timeout?:fun():string, first?:number, max?:number, initial?:number}
 function M.wait(check, opts)
   local deadline = clock.monotonic() + opts.timeout
   local interval = opts.first or M.FIRST
   local max = opts.max or M.MAX
+  if opts.initial and opts.initial > 0 and not nap(opts.initial, deadline) then return nil, "interrupted" end
   while true do
     local done, progressed = check()
     if done == nil then return nil, progressed end
@@ -26,13 +45,7 @@ function M.wait(check, opts)
     end
     if progressed then interval = opts.first or M.FIRST
     else interval = math.min(interval * M.FACTOR, max) end
-    -- sleep in short slices so the live line keeps moving
-    local wake = clock.monotonic() + math.max(0, math.min(interval, deadline - clock.monotonic()))
-    repeat
-      local ok = clock.sleep(math.min(0.1, math.max(0, wake - clock.monotonic())))
-      if not ok then return nil, "interrupted" end
-      ui.tick()
-    until clock.monotonic() >= wake
+    if not nap(interval, deadline) then return nil, "interrupted" end
   end
 end
 

@@ -94,18 +94,21 @@ local function log_tail(client, pid, st)
 end
 
 
---- Wait for a run to finish; returns the final run or nil, err.
+--- Wait for a run to finish; returns the final run or nil, err. The run's state is known when
+--- the wait starts, so the first look is after a pause; a phase change (scheduling, starting,
+--- running) is not a reason to poll fast again: only the end matters, and the running phase
+--- (pip installing Ray) is the long one.
 local function wait_run(ctx, client, pid, run)
   local last = run.status
   local ok, err = poll.wait(function()
     local r, gerr = client:get_job_run(pid, run.job_id, run.id)
     if not r then return nil, gerr end
-    local progressed = r.status ~= last
-    if progressed then ui.detail(("setup job run %s: %s"):format(r.id, r.status)) end
+    if r.status ~= last then ui.detail(("setup job run %s: %s"):format(r.id, r.status)) end
     last = r.status
     run = r
-    return FINISHED[r.status] or false, progressed
-  end, { timeout = ctx.params.timeouts.setup + 60, on_timeout = function()
+    return FINISHED[r.status] or false, false
+  end, { timeout = ctx.params.timeouts.setup + 60, initial = poll.SETTLE, first = poll.SETTLE,
+         on_timeout = function()
     return ("the setup job run %s is still %s after %d s"):format(run.id, last, ctx.params.timeouts.setup)
   end })
   if not ok then return nil, err end

@@ -3,6 +3,8 @@
 -- deleted, and all are waited for with one list request per poll. Never a silent head-only cluster.
 local cluster = require "raycai.ray.cluster"
 local apps = require "raycai.ray.apps"
+local poll = require "raycai.ray.poll"
+local clock = require "raycai.clock"
 local ui = require "raycai.ui"
 
 local M = {}
@@ -101,7 +103,8 @@ function M.apply(ctx)
   local st, err = cluster.prepare(ctx, true)
   if not st then return nil, err end
   if not st.generation then return nil, "start_workers needs start_head to run first" end
-  local list, lerr = apps.list(st)
+  local list, lerr = {}, nil  -- a project this run created has no workers yet
+  if not st.fresh then list, lerr = apps.list(st) end
   if not list then return nil, lerr end
   local r, rerr = reconcile(ctx, st, list, st.generation)
   if not r then return nil, rerr end
@@ -122,8 +125,16 @@ function M.apply(ctx)
     bodies[k] = apps.stamp(r.bodies[i].body, r.bodies[i].spec, st.generation)
     bodies[k].environment.RAYCAI_WORKER_INDEX = tostring(i)
   end
+  local settle = 0
   if #bodies > 0 then
+    local t0 = clock.monotonic()
     local results = st.client:create_applications(st.project.id, bodies, { parallel = ctx.params.parallel })
+    -- new workers start in about the time the head took (same workspace, same launcher): look
+    -- first a little before that, counted from the first create, then poll adaptively
+    settle = poll.SETTLE
+    if st.app_start_seconds then
+      settle = math.max(settle, t0 + 0.9 * st.app_start_seconds - clock.monotonic())
+    end
     local created, failed = {}, {}
     for k, res in ipairs(results) do
       if res[1] then
@@ -146,7 +157,8 @@ function M.apply(ctx)
 
   local names = {}
   for i = 1, ctx.params.workers do names[i] = st.names.worker(i) end
-  local wok, werr = apps.wait_running(st, names, ctx.params.timeouts.workers, "workers")
+  local wok, werr = apps.wait_running(st, names, ctx.params.timeouts.workers, "workers",
+    { initial = settle, first = settle > 0 and poll.SETTLE or nil })
   if not wok then
     if werr == "interrupted" then return nil, werr end
     return nil, werr .. "; the head is up: run up again to replace failed workers, or down to remove the cluster"
