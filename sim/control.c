@@ -101,7 +101,7 @@ static void set_delays (const cJSON *body, reply *rp) {
       return;
     }
   }
-  cJSON_ArrayForEach(e, body) cfg.delay[delay_lookup(e->string)] = (long)e->valuedouble;
+  cJSON_ArrayForEach(e, body) cfg.delay[delay_lookup(e->string)] = js_to_long(e->valuedouble);
   reply_json(rp, 200, delays_json());
 }
 
@@ -131,7 +131,7 @@ static void fail_rule (const cJSON *body, reply *rp, int is_app) {
     reply_error(rp, 3, "name must be specified");
     return;
   }
-  int count = (int)js_num(body, "count", 1);
+  int count = js_to_int(js_num(body, "count", 1));
   if (count == 0 || count < -1) {
     reply_error(rp, 3, "count must be positive, or -1 for always");
     return;

@@ -69,13 +69,13 @@ static int parse_rule (const cJSON *j, rule *r, const char **err) {
   r->prefix = m ? opt_dup(m, "path_prefix") : NULL;
   r->suffix = m ? opt_dup(m, "path_suffix") : NULL;
   r->contains = m ? opt_dup(m, "path_contains") : NULL;
-  r->hit.status = (int)js_num(j, "status", strcmp(action, "status") == 0 ? 503 : 0);
-  r->hit.retry_after = (int)js_num(j, "retry_after", -1);
-  r->hit.delay_ms = (long)js_num(j, "delay_ms", 2000);
-  r->hit.size = (long)js_num(j, "size", 32.0 * 1024 * 1024);
+  r->hit.status = js_to_int(js_num(j, "status", strcmp(action, "status") == 0 ? 503 : 0));
+  r->hit.retry_after = js_to_int(js_num(j, "retry_after", -1));
+  r->hit.delay_ms = js_to_long(js_num(j, "delay_ms", 2000));
+  r->hit.size = js_to_long(js_num(j, "size", 32.0 * 1024 * 1024));
   int apply_default = strcmp(action, "status") != 0 && strcmp(action, "drop") != 0;
   r->hit.apply = js_bool(j, "apply", apply_default);
-  r->count = (int)js_num(j, "count", 1);
+  r->count = js_to_int(js_num(j, "count", 1));
   if (r->count == 0 || r->count < -1) {
     rule_free(r);
     *err = "count must be a positive number, or -1 for every matching request";

@@ -1,6 +1,7 @@
 /*
 ** json_util.c: growable string buffer and small cJSON helpers.
 */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,24 @@ char *sb_take (sbuf *b) {
 const char *js_str (const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
   return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+
+int js_to_int (double d) {
+  if (d != d) return 0;
+  if (d <= (double)INT_MIN) return INT_MIN;
+  if (d >= (double)INT_MAX) return INT_MAX;
+  return (int)d;
+}
+
+
+long js_to_long (double d) {
+  /* (double)LONG_MAX rounds up to 2^63, which does not fit: compare against 2^63 itself */
+  static const double two63 = 9223372036854775808.0;
+  if (d != d) return 0;
+  if (d <= -two63) return LONG_MIN;
+  if (d >= two63) return LONG_MAX;
+  return (long)d;
 }
 
 

@@ -59,6 +59,9 @@ void *xmalloc (size_t n);
 
 const char *js_str (const cJSON *o, const char *k);   /* NULL unless a string */
 double js_num (const cJSON *o, const char *k, double dflt);
+/* A JSON number as int / long: clamped to the type's range, NaN gives 0 (a plain cast is UB). */
+int js_to_int (double d);
+long js_to_long (double d);
 int js_bool (const cJSON *o, const char *k, int dflt);
 int js_has (const cJSON *o, const char *k);
 void js_set (cJSON *o, const char *k, cJSON *v);       /* replace or add; takes v */
