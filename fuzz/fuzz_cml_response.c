@@ -60,8 +60,12 @@ static void init (void) {
   lua_pushcfunction(L, luaopen_cjson_safe);
   lua_setfield(L, -2, "cjson.safe");
   lua_pop(L, 1);
+  /* the Lua library of the source tree, or $RAYCAI_LUA_PATH (as raycai-run takes it) */
+  const char *dir = getenv("RAYCAI_LUA_PATH");
+  if (dir == NULL || *dir == '\0')
+    dir = RAYCAI_SOURCE_DIR "/lua";
   lua_getglobal(L, "package");
-  lua_pushliteral(L, RAYCAI_SOURCE_DIR "/lua/?.lua;" RAYCAI_SOURCE_DIR "/lua/?/init.lua");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", dir, dir);
   lua_setfield(L, -2, "path");
   lua_pop(L, 1);
   lua_pushcfunction(L, traceback);
