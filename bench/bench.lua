@@ -16,6 +16,7 @@ local fs = require "raycai.fs"
 local cjson = require "cjson"
 local critical = require "critical"
 local load = require "load"
+local oracle = require "oracle"
 
 local BUILD = os.getenv("RAYCAI_BUILD_DIR") or "build"
 local EXE = BUILD .. "/raycai-run"
@@ -155,6 +156,16 @@ local function bench_size_median(n, o)
 end
 
 
+--- The oracle client (bench/oracle.lua) at n workers against a fresh simulator.
+local function bench_oracle(n, o)
+  local s = sim.start { delays = DELAYS }
+  local ok, secs, requests = pcall(oracle.run, s, n, DELAYS, o.parallel, sim.RUNTIME)
+  s:stop()
+  if not ok then error(secs, 0) end
+  return { wall_s = secs, requests = requests }
+end
+
+
 --- plan against a warm simulator (a deployed cluster, no request latency): median wall.
 local function bench_plan()
   local s = sim.start { delays = { request = 0, app_start = 10, job_running = 10, job_scheduling = 10,
@@ -224,12 +235,13 @@ end
 
 --- The result table as Markdown lines (the same text goes into docs/performance.md).
 local function table_lines(res)
-  local head = { "N", "wall s", "critical s", "wall/crit", "requests", "by method", "mutating",
+  local head = { "N", "wall s", "critical s", "wall/crit", "oracle/crit", "requests", "by method", "mutating",
                  "peak RSS MB", "CPU s", "re-run s", "re-run req", "re-run mut" }
   local rows = { head }
   for _, r in ipairs(res.sizes) do
     rows[#rows + 1] = { tostring(r.workers), ("%.2f"):format(r.wall_s), ("%.2f"):format(r.critical_s),
-      ("%.3f"):format(r.ratio), tostring(r.requests.total), methods(r.requests.by_method),
+      ("%.3f"):format(r.ratio), ("%.3f"):format(r.oracle.ratio), tostring(r.requests.total),
+      methods(r.requests.by_method),
       tostring(r.requests.mutating), ("%.1f"):format(r.maxrss_mb), ("%.2f"):format(r.cpu_s),
       ("%.2f"):format(r.rerun.wall_s), tostring(r.rerun.requests.total), tostring(r.rerun.requests.mutating) }
   end
@@ -291,11 +303,14 @@ local function main(argv)
     io.write(("up at N=%d ... "):format(n))
     io.flush()
     local r = bench_size_median(n, o)
+    r.oracle = bench_oracle(n, o)
+    r.oracle.ratio = r.oracle.wall_s / r.critical_s
     res.sizes[#res.sizes + 1] = r
     local walls = {}
     for i, w in ipairs(r.walls_s) do walls[i] = ("%.2f"):format(w) end
-    print(("median %.2f s of %s (critical %.2f s), %d requests; re-run %.2f s, %d requests"):format(r.wall_s,
-      table.concat(walls, "/"), r.critical_s, r.requests.total, r.rerun.wall_s, r.rerun.requests.total))
+    print(("median %.2f s of %s (critical %.2f s, oracle %.2f s), %d requests; re-run %.2f s, %d requests"):format(
+      r.wall_s, table.concat(walls, "/"), r.critical_s, r.oracle.wall_s, r.requests.total, r.rerun.wall_s,
+      r.rerun.requests.total))
   end
   io.write("raycai-run --version ... ")
   io.flush()
