@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
 
-.PHONY: deps build run test check check-asan clean
+.PHONY: deps build run test check check-asan fuzz clean
 
 deps:
 	sh scripts/install-deps.sh
@@ -15,8 +15,9 @@ build:
 run: build
 	$(BUILD)/raycai-run recipes/gpu_cluster.lua
 
-# The whole suite: a -Werror build, then the same specs under ASan and UBSan.
-test: check check-asan
+# The whole suite: a -Werror build, the same specs under ASan and UBSan, then the fuzzers
+# for 20 s each.
+test: check check-asan fuzz
 
 check: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
@@ -25,6 +26,9 @@ check-asan:
 	cmake -S . -B $(ASAN_BUILD) -DRAYCAI_WERROR=ON -DRAYCAI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+fuzz:
+	sh fuzz/run.sh 20
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

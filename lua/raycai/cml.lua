@@ -92,9 +92,15 @@ local function post_list(key)
     if type(data[key]) ~= "table" then
       data[key] = {}
     end
+    -- keep only well-formed items: a server's garbage must not become the caller's crash
+    local items = {}
     for _, item in ipairs(data[key]) do
-      decode_env(item)
+      if type(item) == "table" and (item.name == nil or type(item.name) == "string") then
+        decode_env(item)
+        items[#items + 1] = item
+      end
     end
+    data[key] = items
     if type(data.next_page_token) ~= "string" then
       data.next_page_token = ""
     end
@@ -244,7 +250,7 @@ local function find_named(client, name, args, wanted, deadline_at)
       return nil, err
     end
     for _, item in ipairs(page[key]) do
-      if item.name == wanted.name
+      if type(item) == "table" and item.name == wanted.name
         and (wanted.subdomain == nil or item.subdomain == wanted.subdomain) then
         items[#items + 1] = item
       end
@@ -430,7 +436,9 @@ local function run_ids(client, pid, job_id, deadline_at)
       return nil, err
     end
     for _, r in ipairs(page.job_runs) do
-      ids[#ids + 1] = r
+      if type(r) == "table" and type(r.id) == "string" then
+        ids[#ids + 1] = r
+      end
     end
   end
   return ids
@@ -617,7 +625,7 @@ function Client:upload_file(pid, dest_path, data)
         return nil, err
       end
       for _, f in ipairs(type(listing.files) == "table" and listing.files or {}) do
-        local name = type(f.path) == "string" and f.path:match("([^/]+)$")
+        local name = type(f) == "table" and type(f.path) == "string" and f.path:match("([^/]+)$")
         if name == base and not f.is_dir then
           if tostring(f.file_size) == tostring(#data) then
             return { path = dest, file_size = tostring(#data) }

@@ -20,7 +20,9 @@ function M.list(st)
   if not apps then return nil, err end
   local by_name = {}
   for _, a in ipairs(apps) do
-    if a.name:sub(1, #st.names.app_prefix) == st.names.app_prefix then by_name[a.name] = a end
+    if type(a.name) == "string" and a.name:sub(1, #st.names.app_prefix) == st.names.app_prefix then
+      by_name[a.name] = a
+    end
   end
   return by_name
 end
