@@ -6,6 +6,7 @@ local ports = require "support.ports"
 local proc = require "raycai.proc"
 local clock = require "raycai.clock"
 local fs = require "raycai.fs"
+local cluster = require "support.cluster"
 
 local GPU = "recipes/gpu_cluster.lua"
 local DELAYS = { app_start = 30, app_stop = 10, job_scheduling = 10, job_starting = 10, job_running = 20 }
@@ -35,11 +36,7 @@ local function cluster_apps(s, prefix)
 end
 
 
-local function app(s, name)
-  for _, a in ipairs(s:state().applications or {}) do
-    if a.name == name then return a end
-  end
-end
+local app = cluster.app_named
 
 
 --- down, then nothing of the cluster may be left.

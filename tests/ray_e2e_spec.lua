@@ -5,53 +5,19 @@ local sim = require "support.sim"
 local run = require("support.run").raycai
 local proc = require "raycai.proc"
 local fs = require "raycai.fs"
-local cjson = require "cjson"
 local cml = require "raycai.cml"
+local cluster = require "support.cluster"
 
 local GPU = "recipes/gpu_cluster.lua"
 local CPU = "recipes/cpu_cluster.lua"
 local DELAYS = { app_start = 30, app_stop = 10, job_scheduling = 10, job_starting = 10, job_running = 20 }
-
-local MUTATING = { POST = true, PATCH = true, DELETE = true, PUT = true }
-
-
---- Requests that change something (a download is a POST but only reads).
-local function mutations(s)
-  local out = {}
-  for _, r in ipairs(s:requests()) do
-    if MUTATING[r.method] and not r.path:match(":download$") then out[#out + 1] = r.method .. " " .. r.path end
-  end
-  return out
-end
-
 
 local function raycai(s, args)
   return run(args, { env = { CML_HOST = s.url, CML_API_KEY = s.api_key } })
 end
 
 
---- The cluster's applications in the simulator, by name.
-local function apps_of(s, prefix)
-  local out = {}
-  for _, a in ipairs(s:state().applications or {}) do
-    if a.name:sub(1, #prefix) == prefix then out[a.name] = a end
-  end
-  return out
-end
-
-
-local function count(t)
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n
-end
-
-
-local function env_of(app)
-  local e = app.environment
-  if type(e) == "string" then e = cjson.decode(e) end
-  return e or {}
-end
+local mutations, apps_of, count, env_of = cluster.mutations, cluster.apps_of, cluster.count, cluster.env_of
 
 
 describe("ray recipes against cml-sim", function()

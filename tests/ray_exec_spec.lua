@@ -9,9 +9,9 @@ local fs = require "raycai.fs"
 local http = require "raycai.http"
 local clock = require "raycai.clock"
 local cjson = require "cjson"
+local cluster = require "support.cluster"
 
 local GPU = "recipes/gpu_cluster.lua"
-local MUTATING = { POST = true, PATCH = true, DELETE = true, PUT = true }
 
 
 local free_port = require("support.ports").free
@@ -28,20 +28,7 @@ local function wait_for(what, fn, timeout)
 end
 
 
-local function mutations(s)
-  local out = {}
-  for _, r in ipairs(s:requests()) do
-    if MUTATING[r.method] and not r.path:match(":download$") then out[#out + 1] = r.method .. " " .. r.path end
-  end
-  return out
-end
-
-
-local function app_named(s, name)
-  for _, a in ipairs(s:state().applications or {}) do
-    if a.name == name then return a end
-  end
-end
+local mutations, app_named = cluster.mutations, cluster.app_named
 
 
 describe("a Ray cluster run by cml-sim in exec mode", function()

@@ -6,6 +6,7 @@
 local sim = require "support.sim"
 local proc = require "raycai.proc"
 local fs = require "raycai.fs"
+local cluster = require "support.cluster"
 
 local GPU = "recipes/gpu_cluster.lua"
 local DELAYS = { app_start = 30, app_stop = 10, job_scheduling = 10, job_starting = 10, job_running = 20 }
@@ -83,21 +84,7 @@ local function assert_clean(r, what)
 end
 
 
---- The simulator's applications whose names start with prefix, by name.
-local function apps_of(s, prefix)
-  local out = {}
-  for _, a in ipairs(s:state().applications or {}) do
-    if a.name:sub(1, #prefix) == prefix then out[a.name] = a end
-  end
-  return out
-end
-
-
-local function count(t)
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n
-end
+local apps_of, count = cluster.apps_of, cluster.count
 
 
 describe("raycai-run under valgrind memcheck", function()
