@@ -4,6 +4,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,32 @@ void st_save_if_dirty (void) {
 }
 
 
+/*
+** Hold an exclusive lock on <dir>/cml-sim.lock for the life of the process, so two simulators
+** never share (and clobber) one state folder. The descriptor stays open until exit.
+*/
+static int lock_state_dir (const char *dir) {
+  char path[4096];
+  int fd;
+  snprintf(path, sizeof path, "%s/cml-sim.lock", dir);
+  if (mkdir_p(dir) != 0) {
+    fprintf(stderr, "cml-sim: cannot create %s: %s\n", dir, strerror(errno));
+    return -1;
+  }
+  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    fprintf(stderr, "cml-sim: cannot open %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    fprintf(stderr, "cml-sim: the state folder %s is in use by another cml-sim\n", dir);
+    close(fd);
+    return -1;
+  }
+  return 0;
+}
+
+
 int st_load (void) {
   if (!cfg.state_dir) return 0;
   char path[4096];
@@ -227,6 +254,8 @@ int st_init (void) {
       cfg.state_dir = abs;
     }
     cfg.work_dir = xstrdup(cfg.state_dir);
+    if (lock_state_dir(cfg.state_dir) != 0)
+      return -1;
   } else {
     const char *tmp = getenv("TMPDIR");
     char templ[4096];

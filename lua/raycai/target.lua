@@ -64,7 +64,13 @@ function M.start_sim(ctx)
   local url, rerr = p:read_line(10)
   if not url or not url:match("^https?://") then
     p:close()
-    return nil, ("the built-in simulator did not start (%s); see %s"):format(tostring(rerr or url), fs.join(dir, "sim.log"))
+    local log = fs.read(fs.join(dir, "sim.log")) or ""
+    local last = log:match("([^\n]+)\n?$") or tostring(rerr or url)
+    if last:find("in use by another cml%-sim") then
+      return nil, ("the built-in simulator (state in %s) is in use by another raycai-run; wait for it to "
+        .. "finish, or set RAYCAI_SIM_STATE to another folder"):format(dir)
+    end
+    return nil, ("the built-in simulator did not start: %s (log: %s)"):format(last, fs.join(dir, "sim.log"))
   end
   ctx:on_close(function() p:close() end)
   return { url = url, api_key = key, domain = "ml-sim.example.com", state_dir = dir }
