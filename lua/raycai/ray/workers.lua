@@ -4,7 +4,6 @@
 local cluster = require "raycai.ray.cluster"
 local apps = require "raycai.ray.apps"
 local poll = require "raycai.ray.poll"
-local clock = require "raycai.clock"
 local ui = require "raycai.ui"
 
 local M = {}
@@ -127,14 +126,11 @@ function M.apply(ctx)
   end
   local settle = 0
   if #bodies > 0 then
-    local t0 = clock.monotonic()
     local results = st.client:create_applications(st.project.id, bodies, { parallel = ctx.params.parallel })
-    -- new workers start in about the time the head took (same workspace, same launcher): look
-    -- first a little before that, counted from the first create, then poll adaptively
-    settle = poll.SETTLE
-    if st.app_start_seconds then
-      settle = math.max(settle, t0 + 0.9 * st.app_start_seconds - clock.monotonic())
-    end
+    -- a worker starts in about the time the head took (same workspace, same launcher), so the
+    -- last one created is due that long after the batch: look first then, then poll adaptively
+    -- (looking earlier costs a request and a whole interval; a little late costs less)
+    settle = math.max(poll.SETTLE, st.app_start_seconds or 0)
     local created, failed = {}, {}
     for k, res in ipairs(results) do
       if res[1] then
