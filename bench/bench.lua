@@ -258,6 +258,24 @@ local function table_lines(res)
 end
 
 
+--- The other measurements as Markdown lines.
+local function other_lines(res)
+  local v, p, l, g = res.version, res.plan, res.sim.list, res.sim.get
+  return {
+    "| measurement | result |",
+    "|---|---|",
+    ("| `raycai-run --version`, median of %d (min–max) | %.2f ms (%.2f–%.2f), peak RSS %.1f MB |"):format(
+      v.runs, v.median_s * 1000, v.min_s * 1000, v.max_s * 1000, v.maxrss_mb),
+    ("| `plan` on gpu_cluster (8 workers deployed), warm cml-sim without latency, median of %d | %.1f ms, "
+      .. "%g requests, peak RSS %.1f MB |"):format(p.runs, p.median_s * 1000, p.requests_per_run, p.maxrss_mb),
+    ("| cml-sim list applications (%d apps), concurrency %d | %.0f req/s (p50 %.1f ms, p99 %.1f ms), %d errors |")
+      :format(res.sim.apps, res.sim.parallel, l.rps, l.p50_ms, l.p99_ms, l.errors),
+    ("| cml-sim get application, concurrency %d | %.0f req/s (p50 %.1f ms, p99 %.1f ms), %d errors |"):format(
+      res.sim.parallel, g.rps, g.p50_ms, g.p99_ms, g.errors),
+  }
+end
+
+
 --- Each target: { name, value, limit, met }.
 local function check_targets(res)
   local t = {}
@@ -329,6 +347,9 @@ local function main(argv)
   print("")
   res.table = table_lines(res)
   for _, l in ipairs(res.table) do print(l) end
+  print("")
+  res.table_other = other_lines(res)
+  for _, l in ipairs(res.table_other) do print(l) end
   print("")
   res.targets = check_targets(res)
   local missed = 0
