@@ -6,13 +6,15 @@
 -- For each N a fresh cml-sim with the delays below runs a fresh `up --set workers=N`; then an
 -- idempotent re-run (after uploading the venv marker a real setup job would leave). Also: the
 -- start-up time of `raycai-run --version`, `plan` against a warm simulator, and the simulator's
--- own throughput. Prints a table, writes the same as JSON, and checks the targets.
+-- own throughput. Prints a table, writes the same as JSON, and checks the targets. Needs GNU time
+-- (/usr/bin/time) for peak RSS and CPU time. See docs/performance.md.
 dofile("tests/support/helper.lua")  -- raycai_core.so from $RAYCAI_BUILD_DIR, package.path
 package.path = "bench/?.lua;" .. package.path
 
 local sim = require "support.sim"
 local proc = require "raycai.proc"
 local fs = require "raycai.fs"
+local clock = require "raycai.clock"
 local cjson = require "cjson"
 local critical = require "critical"
 local load = require "load"
@@ -55,22 +57,40 @@ local function slurp(path)
 end
 
 
---- Run raycai-run (args) under bench/rusage.py `repeat` times. Returns the runs
+local TIME = "/usr/bin/time"  -- GNU time (Debian package "time")
+
+
+--- Run raycai-run (args) `repeat_n` times. Wall time is taken here around the spawn and a
+--- blocking wait. Peak RSS and CPU come from GNU time's ru_maxrss/utime/stime of its child: its
+--- parent is a small C program, so the peak is raycai-run's own (a child forked from Python or
+--- Lua keeps the parent's resident pages in ru_maxrss, which survives exec). With `bare`, no
+--- time wrapper: wall time only (for start-up times of a few ms). Returns the runs
 --- ({ wall_s, maxrss_kb, user_s, sys_s, exit }) and the last run's stdout .. stderr.
-local function measure(args, env, repeat_n)
+local function measure(args, env, repeat_n, bare)
   local out, err, report = os.tmpname(), os.tmpname(), os.tmpname()
-  local argv = { "python3", "bench/rusage.py", "--repeat", tostring(repeat_n or 1), "--stdout", out,
-                 "--stderr", err, "--", EXE }
-  for _, a in ipairs(args) do argv[#argv + 1] = a end
-  argv.env, argv.stdout, argv.kill_on_close = env, report, true
-  local p = assert(proc.spawn(argv))
-  local code = p:wait(900)
-  p:close()
-  local text = slurp(report)
+  local runs = {}
+  for i = 1, repeat_n or 1 do
+    local argv = bare and { EXE } or { TIME, "-f", "%M %U %S", "-o", report, EXE }
+    for _, a in ipairs(args) do argv[#argv + 1] = a end
+    argv.env, argv.stdout, argv.stderr, argv.kill_on_close = env, out, err, true
+    local t0 = clock.monotonic()
+    local p = assert(proc.spawn(argv))
+    local code = p:wait()
+    local wall = clock.monotonic() - t0
+    p:close()
+    local r = { wall_s = wall, exit = code }
+    if not bare then
+      -- after a non-zero exit GNU time writes "Command exited with non-zero status N" first
+      local last = slurp(report):match("([^\n]+)%s*$") or ""
+      local rss, user, sys = last:match("^(%d+) ([%d.]+) ([%d.]+)$")
+      if not rss then error("unexpected output of " .. TIME .. ": " .. last, 0) end
+      r.maxrss_kb, r.user_s, r.sys_s = tonumber(rss), tonumber(user), tonumber(sys)
+    end
+    runs[i] = r
+  end
   local output = slurp(out) .. slurp(err)
   for _, f in ipairs { out, err, report } do os.remove(f) end
-  if code ~= 0 then error("rusage.py failed (" .. tostring(code) .. "): " .. text, 0) end
-  return cjson.decode(text).runs, output
+  return runs, output
 end
 
 
@@ -193,15 +213,16 @@ local function bench_plan()
 end
 
 
+--- Start-up time of raycai-run --version: median of o.runs bare runs; peak RSS of one more.
 local function bench_version(o)
-  local runs = measure({ "--version" }, {}, o.runs)
-  local walls, rss = {}, 0
+  local runs = measure({ "--version" }, {}, o.runs, true)
+  local walls = {}
   for i, r in ipairs(runs) do
     assert(r.exit == 0, "raycai-run --version exited " .. r.exit)
     walls[i] = r.wall_s
-    rss = math.max(rss, r.maxrss_kb)
   end
   table.sort(walls)
+  local rss = measure({ "--version" }, {})[1].maxrss_kb
   return { runs = #runs, median_s = median(walls), min_s = walls[1], max_s = walls[#walls], maxrss_mb = rss / 1024 }
 end
 
@@ -308,6 +329,9 @@ end
 
 local function main(argv)
   local o = parse_args(argv)
+  if not fs.exists(TIME) then
+    error("bench.lua: needs GNU time at " .. TIME .. " (Debian package 'time'; make deps installs it)", 0)
+  end
   local res = { machine = machine(), delays = DELAYS, parallel = o.parallel, recipe = RECIPE, repeats = o.rep,
                 formula = critical.describe(DELAYS, o.parallel), sizes = {}, date = os.date("!%Y-%m-%dT%H:%M:%SZ") }
   print(("raycai benchmark: %s, %d CPUs, %.1f GB, load average %.2f at start"):format(res.machine.cpu,
