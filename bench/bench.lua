@@ -223,7 +223,22 @@ local function bench_version(o)
   end
   table.sort(walls)
   local rss = measure({ "--version" }, {})[1].maxrss_kb
-  return { runs = #runs, median_s = median(walls), min_s = walls[1], max_s = walls[#walls], maxrss_mb = rss / 1024 }
+  -- references started the same way: the Lua interpreter alone, and curl (which links libcurl
+  -- and its ~30 libraries, as raycai-run does)
+  local refs = {}
+  for name, argv in pairs { lua = { "lua5.4", "-v" }, curl = { "curl", "--version" } } do
+    local w = {}
+    for i = 1, o.runs do
+      local t0 = clock.monotonic()
+      local p = assert(proc.spawn { argv[1], argv[2], stdout = "/dev/null", stderr = "/dev/null" })
+      p:wait()
+      w[i] = clock.monotonic() - t0
+      p:close()
+    end
+    refs[name] = median(w)
+  end
+  return { runs = #runs, median_s = median(walls), min_s = walls[1], max_s = walls[#walls], maxrss_mb = rss / 1024,
+           lua_v_median_s = refs.lua, curl_version_median_s = refs.curl }
 end
 
 
@@ -287,6 +302,8 @@ local function other_lines(res)
     "|---|---|",
     ("| `raycai-run --version`, median of %d (min–max) | %.2f ms (%.2f–%.2f), peak RSS %.1f MB |"):format(
       v.runs, v.median_s * 1000, v.min_s * 1000, v.max_s * 1000, v.maxrss_mb),
+    ("| for reference, started the same way: `lua5.4 -v`, `curl --version` (medians) | %.2f ms, %.2f ms |"):format(
+      v.lua_v_median_s * 1000, v.curl_version_median_s * 1000),
     ("| `plan` on gpu_cluster (8 workers deployed), warm cml-sim without latency, median of %d | %.1f ms, "
       .. "%g requests, peak RSS %.1f MB |"):format(p.runs, p.median_s * 1000, p.requests_per_run, p.maxrss_mb),
     ("| cml-sim list applications (%d apps), concurrency %d | %.0f req/s (p50 %.1f ms, p99 %.1f ms), %d errors |")
