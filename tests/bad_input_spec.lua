@@ -95,6 +95,9 @@ describe("bad input", function()
       { "env.BAD-NAME=x", "not a valid environment variable name" },
       { "env.FOO=a\nb", "contains a newline" },
       { "timeouts.head=0", "at least 1" },
+      { "venv.root=../outside", "is not a folder inside the project" },
+      { "venv.root=/opt/venvs", "is not a folder inside the project" },
+      { "venv.python=python3; rm -rf ~", "give a command or path" },
     }
     for _, c in ipairs(cases) do
       it(("refuses %q"):format(c[1]), function()

@@ -43,6 +43,15 @@ local function location(v)
 end
 
 
+--- A folder inside the project: relative, no "..", plain characters.
+local function project_folder(v)
+  if v == "" or v:sub(1, 1) == "/" or v:find("%.%.") or not v:match("^[%w%._/%-]+$") then
+    return nil, ("'%s' is not a folder inside the project (relative, letters, digits, . _ - /)"):format(v)
+  end
+  return true
+end
+
+
 --- Environment variable names as a shell would accept them.
 local function env_names(map)
   for k in pairs(map) do
@@ -95,6 +104,12 @@ function M.params(d)
                          { check = location }),
       gcs_port = param(pick(ry.gcs_port, 6379), "Ray GCS port on the head", { min = 1024, max = 65535 }),
       start_retries = param(pick(ry.start_retries, 5), "attempts of ray start on a worker", { min = 1, max = 100 }),
+    },
+    venv = {
+      root = param(pick((d.venv or {}).root, ".raycai/venvs"),
+                   "project folder holding the venvs, one per fingerprint", { check = project_folder }),
+      python = param(pick((d.venv or {}).python, "python3"), "interpreter the setup job builds the venv with",
+                     { pattern = "^[%w%._/%-]+$", hint = "give a command or path such as python3.11" }),
     },
     setup = {
       cpu = param(pick(su.cpu, 2), "setup job vCPU", { min = 0.1, max = 64, type = "number" }),

@@ -29,7 +29,7 @@ end
 function M.vars(p, names, fp)
   return {
     cluster = { name = p.cluster, gcs_port = p.ray.gcs_port },
-    venv = { dir = names.venvs .. "/" .. fp, python = "python3" },
+    venv = { dir = p.venv.root .. "/" .. fp, python = p.venv.python },
     setup = { packages = M.packages(p), index_url = p.ray.index_url, find_links = p.ray.find_links,
               fingerprint = fp, log = names.files.setup_log, job_name = names.job },
     head = { cpus = p.head.cpu },

@@ -42,7 +42,6 @@ function M.for_cluster(cluster, project_id)
     head = M.PREFIX .. cluster .. "-head",
     head_subdomain = ("%s-%s-head"):format(cluster, tag),
     dir = ".raycai/" .. cluster,
-    venvs = ".raycai/venvs",
   }
   n.files = {
     setup = n.dir .. "/setup_venv.py",
