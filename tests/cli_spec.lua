@@ -198,6 +198,13 @@ describe("raycai-run", function()
                     "run_finished" }, kinds)
     end)
 
+    it("shows the recipe's description and parameters with --help after a recipe", function()
+      local r = run { "--set", "head.cpu=2", FIX .. "minimal.lua", "--help" }
+      assert.equal(0, r.code, r.stderr)
+      assert.matches("usage: raycai%-run %[OPTIONS%] .*minimal%.lua", r.stdout)
+      assert.matches("head%.cpu%s+integer%s+4%s+2%s+head vCPU", r.stdout)
+    end)
+
     it("lists parameters with their docs", function()
       local r = run { FIX .. "minimal.lua", "params" }
       assert.equal(0, r.code, r.stderr)

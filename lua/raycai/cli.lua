@@ -143,9 +143,10 @@ local function print_params(r, values)
         parts[#parts + 1] = math.type(k) and tostring(x) or (tostring(k) .. "=" .. tostring(x))
       end
       table.sort(parts)
-      return table.concat(parts, ",")
+      return #parts > 0 and table.concat(parts, ",") or "-"
     end
     if v == nil then return "-" end
+    if v == "" then return '""' end
     return tostring(v)
   end
   local list = {}
@@ -225,7 +226,7 @@ function M.main(args)
     if ui.is_json() then ui.event("version", { version = host.version, lua = _VERSION }) end
     return EXIT.ok
   end
-  if opts.help then
+  if opts.help and not opts.recipe then
     io.stdout:write(USAGE)
     return EXIT.ok
   end
@@ -244,6 +245,12 @@ function M.main(args)
   if not values then
     ui.error(verr)
     return EXIT.usage
+  end
+  if opts.help then  -- help about this recipe: what it is and its parameters
+    ui.out(("%s: %s\n\nusage: raycai-run [OPTIONS] %s [up|plan|status|down|params]\n")
+      :format(r.name, r.doc ~= "" and r.doc or "(no description)", opts.recipe))
+    print_params(r, values)
+    return EXIT.ok
   end
   return dispatch(r, opts.action, values, opts)
 end
