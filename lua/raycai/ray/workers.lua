@@ -8,6 +8,8 @@ local ui = require "raycai.ui"
 
 local M = {}
 
+local MAX_SETTLE = 10  -- seconds at most before the first look at new workers
+
 
 local function sorted_keys(t)
   local keys = {}
@@ -130,7 +132,8 @@ function M.apply(ctx)
     -- a worker starts in about the time the head took (same workspace, same launcher), so the
     -- last one created is due that long after the batch: look first then, then poll adaptively
     -- (looking earlier costs a request and a whole interval; a little late costs less)
-    settle = math.max(poll.SETTLE, st.app_start_seconds or 0)
+    -- (capped: a slow head must not hide a worker that fails at once)
+    settle = math.min(MAX_SETTLE, math.max(poll.SETTLE, st.app_start_seconds or 0))
     local created, failed = {}, {}
     for k, res in ipairs(results) do
       if res[1] then
