@@ -103,8 +103,11 @@ function M.apply(ctx)
   st.head = head
   -- how long this cluster's applications take to start: workers look first after about that
   st.app_start_seconds = apps.start_seconds(werr[body.name])
-  local info = M.head_info(st, st.generation)
-  st.head_address = info and info.address
+  if ctx.params.workers == 0 then
+    -- with workers, the summary reads head.json once they have joined (and so it exists)
+    local info = M.head_info(st, st.generation)
+    st.head_address = info and info.address
+  end
   return true, st.head_address and ("Ray head at " .. st.head_address) or ("generation " .. st.generation)
 end
 
