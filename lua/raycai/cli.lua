@@ -6,6 +6,7 @@ local host = require "raycai.host"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
 local fs = require "raycai.fs"
+local term = require "raycai.term"
 
 local M = {}
 
@@ -204,7 +205,7 @@ function M.run_action(context, r, action, values, opts)
     if clock.interrupted() then return report_interrupt() end
     ui.error(tostring(result.msg))
     if type(result.msg) == "table" and result.msg.usage then return EXIT.usage end
-    if opts.verbose then io.stderr:write(result.trace, "\n") end
+    if opts.verbose then term.write("stderr", result.trace .. "\n") end
     return EXIT.failed
   end
   if clock.interrupted() then return report_interrupt(err) end
@@ -227,7 +228,7 @@ function M.main(args)
     return EXIT.ok
   end
   if opts.help and not opts.recipe then
-    io.stdout:write(USAGE)
+    term.write("stdout", USAGE)
     return EXIT.ok
   end
   if not opts.recipe then return usage_error("no recipe given; usage: raycai-run [OPTIONS] RECIPE [ACTION]") end
@@ -238,7 +239,7 @@ function M.main(args)
   local r, lerr, trace = M.load_recipe(opts.recipe)
   if not r then
     ui.error(lerr)
-    if opts.verbose and trace then io.stderr:write(trace, "\n") end
+    if opts.verbose and trace then term.write("stderr", trace .. "\n") end
     return EXIT.usage
   end
   local values, verr = r:values(opts.sets)
