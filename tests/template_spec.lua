@@ -462,27 +462,35 @@ describe("raycai.template", function()
       end
     end)
 
-    it("| py literals evaluate in python3 to the original strings", function()
+    --- Render a Python program whose cases are hostile_strings() written through `expr` (a
+    --- template expression of `this.s`), run it, and check python3 reads every case back as the
+    --- original bytes. Returns the program text.
+    local function python_reads_back(name, expr)
       local cases = {}
       for i, s in ipairs(hostile_strings()) do
         cases[i] = { s = s, hex = hex(s) }
       end
-      local program = assert(render([[
+      local program = assert(render(([[
 import json
 CASES = [
 {{#each cases}}
-    ({{ @index }}, {{ this.s | py }}, {{ this.hex | py }}),
+    ({{ @index }}, %s, {{ this.hex | py }}),
 {{/each}}
 ]
 bad = [i for i, s, h in CASES if s.encode("utf-8").hex() != h]
 print(json.dumps({"checked": len(CASES), "bad": bad}))
-]], { cases = cases }))
-      assert.is_nil(program:find("[\128-\255]"), "| py output must be ASCII")
+]]):format(expr), { cases = cases }))
       local path
-      path, dir = scratch("roundtrip.py", program)
+      path, dir = scratch(name, program)
       local out, ok = run("python3 " .. path)
       assert.is_true(ok, out)
       assert.same({ checked = #cases, bad = {} }, cjson.decode(out))
+      return program
+    end
+
+    it("| py literals evaluate in python3 to the original strings", function()
+      local program = python_reads_back("roundtrip.py", "{{ this.s | py }}")
+      assert.is_nil(program:find("[\128-\255]"), "| py output must be ASCII")
     end)
 
     it("| sh words reach printf in sh as the original bytes", function()
@@ -515,25 +523,7 @@ printf %s {{ this.s | sh }} > {{ this.out | sh }}
     end)
 
     it("| json strings decode in python3's json.loads to the original strings", function()
-      local cases = {}
-      for i, s in ipairs(hostile_strings()) do
-        cases[i] = { s = s, hex = hex(s) }
-      end
-      local program = assert(render([[
-import json
-CASES = [
-{{#each cases}}
-    ({{ @index }}, json.loads({{ this.s | json | py }}), {{ this.hex | py }}),
-{{/each}}
-]
-bad = [i for i, s, h in CASES if s.encode("utf-8").hex() != h]
-print(json.dumps({"checked": len(CASES), "bad": bad}))
-]], { cases = cases }))
-      local path
-      path, dir = scratch("roundtrip_json.py", program)
-      local out, ok = run("python3 " .. path)
-      assert.is_true(ok, out)
-      assert.same({ checked = #cases, bad = {} }, cjson.decode(out))
+      python_reads_back("roundtrip_json.py", "json.loads({{ this.s | json | py }})")
     end)
 
     it("| json tables read back in python3 as the same data, byte for byte", function()
