@@ -173,20 +173,29 @@ static const char **build_env (lua_State *L, int envidx) {
 }
 
 
-/* Open the file descriptor a stdio spec asks for; -2 = inherit, -3 = pipe. */
-static int open_spec (lua_State *L, const char *field, int tidx, const char *dflt, int writing) {
+/*
+** Read the stdio spec t[field] (default dflt) and check it; it may raise, so all three specs are
+** read before any descriptor is opened. Only stdout can be a pipe. The string stays on the stack
+** (a number converted to a string is referenced by nothing else).
+*/
+static const char *check_spec (lua_State *L, int tidx, const char *field, const char *dflt,
+                               int pipe_ok) {
   const char *spec;
-  int fd;
   lua_getfield(L, tidx, field);
   spec = luaL_optstring(L, -1, dflt);
-  lua_pop(L, 1);
+  if (!pipe_ok && strcmp(spec, "pipe") == 0)
+    luaL_error(L, "proc.spawn: %s cannot be a pipe", field);
+  return spec;
+}
+
+
+/* Open the file descriptor a checked spec asks for: -2 = inherit, -3 = pipe, -1 = failed. */
+static int open_spec (const char *spec, int writing) {
+  int fd;
   if (strcmp(spec, "inherit") == 0)
     return -2;
-  if (strcmp(spec, "pipe") == 0) {
-    if (!writing)
-      luaL_error(L, "proc.spawn: %s cannot be a pipe", field);
+  if (strcmp(spec, "pipe") == 0)
     return -3;
-  }
   if (strcmp(spec, "null") == 0)
     spec = "/dev/null";
   fd = open(spec, writing ? (O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC) : (O_RDONLY | O_CLOEXEC),
@@ -206,7 +215,7 @@ static void child_dup (int fd, int target) {
 static int proc_spawn (lua_State *L) {
   size_t argc, i;
   const char **argv, **envp;
-  const char *prog, *cwd = NULL;
+  const char *prog, *cwd = NULL, *specs[3];
   int envidx = 0, fds[3], outpipe[2] = {-1, -1}, errpipe[2];
   int new_group, kill_on_close, saved, err = 0;
   ssize_t nr;
@@ -243,6 +252,9 @@ static int proc_spawn (lua_State *L) {
   lua_getfield(L, 1, "kill_on_close");
   kill_on_close = lua_toboolean(L, -1);
   lua_pop(L, 2);
+  specs[0] = check_spec(L, 1, "stdin", "null", 0);
+  specs[1] = check_spec(L, 1, "stdout", "inherit", 1);
+  specs[2] = check_spec(L, 1, "stderr", "inherit", 0);
   p = (Proc *)lua_newuserdatauv(L, sizeof(Proc), 0);
   p->pid = 0;
   p->status = -1;
@@ -252,11 +264,11 @@ static int proc_spawn (lua_State *L) {
   p->new_group = new_group;
   p->kill_on_close = kill_on_close;
   luaL_setmetatable(L, PROC_MT);
-  fds[0] = open_spec(L, "stdin", 1, "null", 0);
-  fds[1] = open_spec(L, "stdout", 1, "inherit", 1);
-  fds[2] = open_spec(L, "stderr", 1, "inherit", 1);
-  if (fds[0] == -1 || fds[1] == -1 || fds[2] == -1)
-    err = errno;
+  for (i = 0; i < 3; i++) {
+    fds[i] = err ? -2 : open_spec(specs[i], i > 0);
+    if (fds[i] == -1)
+      err = errno;
+  }
   if (!err && fds[1] == -3 && pipe2(outpipe, O_CLOEXEC) != 0)
     err = errno;
   if (!err && pipe2(errpipe, O_CLOEXEC) != 0)
