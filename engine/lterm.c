@@ -25,9 +25,8 @@ static void push_secrets (lua_State *L) {
 ** (term.secret sorts them), so a secret that contains another is masked whole.
 */
 void raycai_push_redacted (lua_State *L, const char *s, size_t len) {
-  enum { MAXSECRETS = 64 };
-  const char *sec[MAXSECRETS];
-  size_t seclen[MAXSECRETS];
+  typedef struct Secret { const char *s; size_t len; } Secret;
+  Secret *sec;
   lua_Integer n, k;
   int t, count = 0;
   luaL_Buffer b;
@@ -35,25 +34,26 @@ void raycai_push_redacted (lua_State *L, const char *s, size_t len) {
   push_secrets(L);
   t = lua_absindex(L, -1);
   n = luaL_len(L, t);
-  for (k = 1; k <= n && count < MAXSECRETS; k++) {
-    lua_rawgeti(L, t, k);  /* strings stay alive: the table holds them */
-    sec[count] = lua_tolstring(L, -1, &seclen[count]);
-    lua_pop(L, 1);
-    if (sec[count] != NULL && seclen[count] > 0 && seclen[count] <= len)
-      count++;
-  }
-  if (count == 0) {
+  if (n == 0) {
     lua_pop(L, 1);  /* pop secrets table */
     lua_pushlstring(L, s, len);
     return;
+  }
+  sec = (Secret *)lua_newuserdatauv(L, (size_t)n * sizeof(Secret), 0);
+  for (k = 1; k <= n; k++) {
+    lua_rawgeti(L, t, k);  /* strings stay alive: the table holds them */
+    sec[count].s = lua_tolstring(L, -1, &sec[count].len);
+    lua_pop(L, 1);
+    if (sec[count].s != NULL && sec[count].len > 0 && sec[count].len <= len)
+      count++;
   }
   luaL_buffinit(L, &b);
   while (i < len) {
     int j, matched = 0;
     for (j = 0; j < count; j++) {
-      if (seclen[j] <= len - i && memcmp(s + i, sec[j], seclen[j]) == 0) {
+      if (sec[j].len <= len - i && memcmp(s + i, sec[j].s, sec[j].len) == 0) {
         luaL_addstring(&b, MASK);
-        i += seclen[j];
+        i += sec[j].len;
         matched = 1;
         break;
       }
@@ -62,7 +62,8 @@ void raycai_push_redacted (lua_State *L, const char *s, size_t len) {
       luaL_addchar(&b, s[i++]);
   }
   luaL_pushresult(&b);
-  lua_remove(L, t);  /* remove secrets table */
+  lua_rotate(L, t, -2);
+  lua_pop(L, 2);  /* pop secrets table and array */
 }
 
 
