@@ -179,18 +179,12 @@ static void logs_reply (const char *rest, reply *rp) {
       !strcmp(kind, "job_runs"))
     k = "run";
   char path[4096];
-  FILE *f = k && ex_log_path(k, id, path, sizeof path) == 0 ? fopen(path, "rb") : NULL;
-  if (!f) {
+  size_t len = 0;
+  char *text = k && ex_log_path(k, id, path, sizeof path) == 0 ? read_whole_file(path, &len) : NULL;
+  if (!text) {
     reply_error(rp, 5, "no log for %s %s", kind, id);
     return;
   }
-  sbuf b = {0};
-  char buf[65536];
-  size_t r;
-  while ((r = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, r);
-  fclose(f);
-  size_t len = b.n;
-  char *text = sb_take(&b);
   reply_text(rp, 200, "text/plain; charset=utf-8", text, len);
   free(text);
 }

@@ -143,18 +143,12 @@ static void download (reply *rp, const char *full, const char *rel) {
     reply_error(rp, 3, "%s is a directory; download files one by one", rel);
     return;
   }
-  FILE *f = fopen(full, "rb");
-  if (!f) {
+  size_t len = 0;
+  char *data = read_whole_file(full, &len);
+  if (!data) {
     reply_error(rp, 13, "cannot read %s", rel);
     return;
   }
-  sbuf b = {0};
-  char buf[65536];
-  size_t r;
-  while ((r = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, r);
-  fclose(f);
-  size_t len = b.n;
-  char *data = sb_take(&b);
   free(rp->body);
   rp->body = data;
   rp->len = len;

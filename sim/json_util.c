@@ -79,6 +79,24 @@ char *sb_take (sbuf *b) {
 }
 
 
+char *read_whole_file (const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  sbuf b = {0};
+  char buf[65536];
+  size_t r;
+  while ((r = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, r);
+  int failed = ferror(f);
+  fclose(f);
+  if (failed) {
+    free(b.p);
+    return NULL;
+  }
+  if (len) *len = b.n;
+  return sb_take(&b);
+}
+
+
 const char *js_str (const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
   return cJSON_IsString(v) ? v->valuestring : NULL;

@@ -351,18 +351,6 @@ static void on_done (void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 
-static char *slurp (const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  sbuf b = {0};
-  char buf[8192];
-  size_t r;
-  while ((r = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, r);
-  fclose(f);
-  return sb_take(&b);
-}
-
-
 static char *tls_cert_mem, *tls_key_mem;
 
 
@@ -379,8 +367,8 @@ int server_start (const char *host, int port, const char *tls_cert, const char *
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
   int tls = tls_cert != NULL;
   if (tls) {
-    tls_cert_mem = slurp(tls_cert);
-    tls_key_mem = slurp(tls_key);
+    tls_cert_mem = read_whole_file(tls_cert, NULL);
+    tls_key_mem = read_whole_file(tls_key, NULL);
     if (!tls_cert_mem || !tls_key_mem) {
       fprintf(stderr, "cml-sim: cannot read %s\n", tls_cert_mem ? tls_key : tls_cert);
       return -1;

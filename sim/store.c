@@ -145,18 +145,6 @@ int logs_dir (char *out, size_t n) {
 }
 
 
-static char *read_file (const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  sbuf b = {0};
-  char buf[65536];
-  size_t r;
-  while ((r = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, r);
-  fclose(f);
-  return sb_take(&b);
-}
-
-
 static void state_path (char *out, size_t n, const char *suffix) {
   snprintf(out, n, "%s/state.json%s", cfg.state_dir, suffix);
 }
@@ -221,7 +209,7 @@ int st_load (void) {
   if (!cfg.state_dir) return 0;
   char path[4096];
   state_path(path, sizeof path, "");
-  char *text = read_file(path);
+  char *text = read_whole_file(path, NULL);
   if (!text) return 0;                              /* a fresh state dir */
   cJSON *loaded = cJSON_Parse(text);
   free(text);
