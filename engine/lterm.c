@@ -70,7 +70,7 @@ void raycai_push_redacted (lua_State *L, const char *s, size_t len) {
 /* term.secret(value): register value so no output shows it. Empty values are ignored. */
 static int term_secret (lua_State *L) {
   size_t len, n, k;
-  const char *v = luaL_checklstring(L, 1, &len);
+  luaL_checklstring(L, 1, &len);
   if (len == 0)
     return 0;
   push_secrets(L);
@@ -86,17 +86,14 @@ static int term_secret (lua_State *L) {
   /* insert keeping the array sorted longest first */
   k = n + 1;
   while (k > 1) {
-    size_t pl;
     lua_rawgeti(L, -1, (lua_Integer)(k - 1));
-    lua_tolstring(L, -1, &pl);
-    lua_pop(L, 1);
-    if (pl >= len)
+    if (lua_rawlen(L, -1) >= len) {
+      lua_pop(L, 1);
       break;
-    lua_rawgeti(L, -1, (lua_Integer)(k - 1));
-    lua_rawseti(L, -2, (lua_Integer)k);
+    }
+    lua_rawseti(L, -2, (lua_Integer)k);  /* shift the shorter secret up */
     k--;
   }
-  (void)v;
   lua_pushvalue(L, 1);
   lua_rawseti(L, -2, (lua_Integer)k);
   lua_pop(L, 1);
