@@ -89,28 +89,16 @@ static void push_host_facts (lua_State *L) {
   lua_setfield(L, -2, "exe_dir");
   lua_pushstring(L, progname);
   lua_setfield(L, -2, "progname");
-  if (override != NULL && *override != '\0') {
-    lua_pushstring(L, override);
-    lua_setfield(L, -2, "lua_dir");
-  }
-  else {
-    snprintf(cand, sizeof cand, "%s/lua", dir);
-    if (is_dir(cand)) {
-      lua_pushstring(L, cand);
-      lua_setfield(L, -2, "lua_dir");
-      lua_pushstring(L, dir);
-      lua_setfield(L, -2, "share_dir");
-      return;
-    }
-    snprintf(cand, sizeof cand, "%s/../%s/lua", dir, RAYCAI_SHARE_REL);
-    lua_pushstring(L, cand);
-    lua_setfield(L, -2, "lua_dir");
-  }
   snprintf(cand, sizeof cand, "%s/lua", dir);
-  if (is_dir(cand))
+  if (is_dir(cand))  /* build tree */
     lua_pushstring(L, dir);
   else
     lua_pushfstring(L, "%s/../%s", dir, RAYCAI_SHARE_REL);
+  if (override != NULL && *override != '\0')
+    lua_pushstring(L, override);
+  else
+    lua_pushfstring(L, "%s/lua", lua_tostring(L, -1));
+  lua_setfield(L, -3, "lua_dir");
   lua_setfield(L, -2, "share_dir");
 }
 
