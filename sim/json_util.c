@@ -1,6 +1,7 @@
 /*
 ** json_util.c: growable string buffer and small cJSON helpers.
 */
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,10 +87,11 @@ char *read_whole_file (const char *path, size_t *len) {
   char buf[65536];
   size_t r;
   while ((r = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, r);
-  int failed = ferror(f);
+  int failed = ferror(f), err = errno;
   fclose(f);
   if (failed) {
     free(b.p);
+    errno = err;
     return NULL;
   }
   if (len) *len = b.n;

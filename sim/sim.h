@@ -54,7 +54,7 @@ void sb_add (sbuf *b, const void *s, size_t n);
 void sb_puts (sbuf *b, const char *s);
 void sb_printf (sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *sb_take (sbuf *b);            /* NUL-terminated, caller frees; b is reset */
-/* A whole file, NUL-terminated (caller frees; *len if len); NULL if it cannot be opened or read. */
+/* A whole file, NUL-terminated (caller frees; *len if len); NULL (errno set) if it cannot be opened or read. */
 char *read_whole_file (const char *path, size_t *len);
 char *xstrdup (const char *s);
 void *xmalloc (size_t n);

@@ -210,7 +210,12 @@ int st_load (void) {
   char path[4096];
   state_path(path, sizeof path, "");
   char *text = read_whole_file(path, NULL);
-  if (!text) return 0;                              /* a fresh state dir */
+  if (!text && errno == ENOENT) return 0;           /* a fresh state dir */
+  if (!text) {
+    /* Starting empty would overwrite the saved state at the first save. */
+    fprintf(stderr, "cml-sim: cannot read %s: %s\n", path, strerror(errno));
+    return -1;
+  }
   cJSON *loaded = cJSON_Parse(text);
   free(text);
   if (!cJSON_IsObject(loaded)) {
