@@ -273,11 +273,7 @@ void h_jobs (const request *rq, reply *rp, cJSON *project, char **seg, int nseg)
 
 /* ---- runs ---- */
 
-cJSON *run_create_for (cJSON *job, const cJSON *env, const char *arguments) {
-  reply scratch = { 0, NULL, 0, NULL, -1 };
-  char *envs = env_to_string(env, &scratch);
-  free(scratch.body);
-  if (!envs) envs = xstrdup("{}");
+cJSON *run_create_for (cJSON *job, const char *env, const char *arguments) {
   char id[20];
   new_alnum(id, 16);
   cJSON *r = cJSON_CreateObject();
@@ -290,14 +286,13 @@ cJSON *run_create_for (cJSON *job, const cJSON *env, const char *arguments) {
   js_set_num(r, "memory", js_num(job, "memory", 1));
   js_set_num(r, "nvidia_gpu", js_num(job, "nvidia_gpu", 0));
   js_set_str(r, "arguments", arguments && *arguments ? arguments : js_str(job, "arguments"));
-  js_set_str(r, "environment", envs);
+  js_set_str(r, "environment", env ? env : "{}");
   js_set(r, "creator", js_short_user());
   js_set_str(r, "runtime_identifier", js_str(job, "runtime_identifier"));
   js_set_num(r, "resource_group_id", js_num(job, "resource_group_id", 0));
   js_set_str(r, "_script", js_str(job, "script"));
   js_set_num(r, "_timeout", js_num(job, "timeout", 0));
   js_set_bool(r, "_fail", fail_job_take(js_str(job, "name")));
-  free(envs);
   cJSON_AddItemToArray(st_list("runs"), r);
   run_begin(r);
   return r;
@@ -317,17 +312,13 @@ static void create_run (const request *rq, reply *rp, cJSON *job) {
     }
   }
   char *env = env_to_string(cJSON_GetObjectItemCaseSensitive(body, "environment"), rp);
-  if (!env ||
-      check_quota(rp, js_num(job, "cpu", 1), js_num(job, "memory", 1), js_num(job, "nvidia_gpu", 0), NULL)) {
-    free(env);
-    cJSON_Delete(body);
-    return;
+  if (env &&
+      !check_quota(rp, js_num(job, "cpu", 1), js_num(job, "memory", 1), js_num(job, "nvidia_gpu", 0), NULL)) {
+    cJSON *r = run_create_for(job, env, js_str(body, "arguments"));
+    st_dirty();
+    reply_json(rp, 200, js_public(r));
   }
   free(env);
-  cJSON *r = run_create_for(job, cJSON_GetObjectItemCaseSensitive(body, "environment"),
-                            js_str(body, "arguments"));
-  st_dirty();
-  reply_json(rp, 200, js_public(r));
   cJSON_Delete(body);
 }
 

@@ -179,8 +179,8 @@ void run_begin (cJSON *run);
 void run_begin_stop (cJSON *run);
 int run_is_active (const cJSON *run);
 void app_fail_now (cJSON *app);         /* fail_application on an existing app */
-/* jobs.c: a new run of the job (no checks); env may be NULL (a map or JSON string). */
-cJSON *run_create_for (cJSON *job, const cJSON *env, const char *arguments);
+/* jobs.c: a new run of the job (no checks); env: env_to_string's canonical JSON, or NULL for {}. */
+cJSON *run_create_for (cJSON *job, const char *env, const char *arguments);
 int app_counts_for_quota (const cJSON *app);
 void lifecycle_after_load (void);
 
