@@ -121,9 +121,20 @@ local function env_for(s)
 end
 
 
---- The venv fingerprint named in the output of up (the setup job's marker path).
-local function fingerprint_of(output)
-  return output:match("%.raycai/venvs/([%w_%-]+)")
+--- Upload the marker of a complete venv, what a real setup job leaves behind (cml-sim without
+--- exec mode runs no script, so without it every up would run the setup job again). The venv
+--- fingerprint is read from the output of up (the setup job's marker path). Returns it.
+local function mark_venv_complete(s, output)
+  local fp = output:match("%.raycai/venvs/([%w_%-]+)")
+  if not fp then error("no venv fingerprint in the output of up:\n" .. output, 0) end
+  local project
+  for _, p in ipairs(s:state().projects or {}) do
+    if p.name == PROJECT then project = p end
+  end
+  assert(project, "project " .. PROJECT .. " not in the simulator")
+  local st = s:upload(project.id, ".raycai/venvs/" .. fp .. "/.raycai-complete", "bench\n")
+  assert(st == 200, "upload of the venv marker: " .. tostring(st))
+  return fp
 end
 
 
@@ -139,17 +150,7 @@ local function bench_size(n, o)
                   requests = count_requests(s), maxrss_mb = r.maxrss_kb / 1024, cpu_s = r.user_s + r.sys_s,
                   user_s = r.user_s, sys_s = r.sys_s }
     row.ratio = row.wall_s / row.critical_s
-    -- what a real setup job leaves behind: the marker of a complete venv (cml-sim without exec
-    -- mode runs no script, so without it every up would run the setup job again)
-    local fp = fingerprint_of(output)
-    if not fp then error("no venv fingerprint in the output of up:\n" .. output, 0) end
-    local project
-    for _, p in ipairs(s:state().projects or {}) do
-      if p.name == PROJECT then project = p end
-    end
-    assert(project, "project " .. PROJECT .. " not in the simulator")
-    local st = s:upload(project.id, ".raycai/venvs/" .. fp .. "/.raycai-complete", "bench\n")
-    assert(st == 200, "upload of the venv marker: " .. tostring(st))
+    local fp = mark_venv_complete(s, output)
     s:clear_requests()
     local again, out2 = measure(args, env_for(s))
     if again[1].exit ~= 0 then error(("re-run at N=%d exited %d:\n%s"):format(n, again[1].exit, out2), 0) end
@@ -193,10 +194,7 @@ local function bench_plan()
   local ok, res = pcall(function()
     local runs, output = measure({ "--set", "workers=8", RECIPE }, env_for(s))
     assert(runs[1].exit == 0, "up for the plan benchmark failed:\n" .. output)
-    local fp = assert(fingerprint_of(output), "no fingerprint")
-    local pid
-    for _, p in ipairs(s:state().projects or {}) do if p.name == PROJECT then pid = p.id end end
-    assert(s:upload(pid, ".raycai/venvs/" .. fp .. "/.raycai-complete", "bench\n") == 200)
+    mark_venv_complete(s, output)
     s:clear_requests()
     local plans = measure({ "--set", "workers=8", RECIPE, "plan" }, env_for(s), 10)
     local walls = {}
