@@ -13,6 +13,7 @@ local cjson = require "cjson"
 local M = {}
 
 local TICK = 0.01
+local AWAIT_LIMIT = 30
 
 
 --- Run the oracle against simulator s (support.sim) for n workers. Returns seconds, requests.
@@ -48,10 +49,16 @@ function M.run(s, n, d, parallel, runtime)
 
   --- Sleep until `due` (monotonic) plus two ticks (the simulator moves states on a 10 ms
   --- ticker, so a state is up to a tick late; a probe that comes too early costs a whole
-  --- request latency), then call probe() every TICK until it returns true.
+  --- request latency), then call probe() every TICK until it returns true; an error if the state
+  --- is not reached within AWAIT_LIMIT seconds of `due` (a failed run never succeeds).
   local function await(due, probe)
     clock.sleep(math.max(0, due + 2 * TICK - clock.monotonic()))
-    while not probe() do clock.sleep(TICK) end
+    while not probe() do
+      if clock.monotonic() > due + AWAIT_LIMIT then
+        error(("oracle: state not reached %d s after it was due"):format(AWAIT_LIMIT), 0)
+      end
+      clock.sleep(TICK)
+    end
   end
 
   local L = d.request / 1000
