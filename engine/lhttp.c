@@ -406,6 +406,7 @@ static void setup_transfer (lua_State *L, Client *c, int req, Transfer *t) {
     luaL_error(L, "http: curl_easy_init failed");
   SETOPT(L, t->easy, CURLOPT_URL, url);
   SETOPT(L, t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
+  SETOPT(L, t->easy, CURLOPT_PRIVATE, (void *)t);
   SETOPT(L, t->easy, CURLOPT_WRITEFUNCTION, on_body);
   SETOPT(L, t->easy, CURLOPT_WRITEDATA, (void *)t);
   SETOPT(L, t->easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -487,21 +488,21 @@ static const char *run_batch (Batch *b, int parallel) {
       break;
     }
     while ((msg = curl_multi_info_read(b->multi, &left)) != NULL) {
-      int i;
-      if (msg->msg != CURLMSG_DONE)
+      char *priv = NULL;  /* the Transfer, set with CURLOPT_PRIVATE */
+      Transfer *t;
+      if (msg->msg != CURLMSG_DONE
+          || curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK
+          || priv == NULL)
         continue;
-      for (i = 0; i < b->n; i++) {
-        Transfer *t = &b->t[i];
-        if (t->easy == msg->easy_handle && t->attached) {
-          t->result = msg->data.result;
-          t->done = 1;
-          curl_multi_remove_handle(b->multi, t->easy);
-          t->attached = 0;
-          active--;
-          finished++;
-          break;
-        }
-      }
+      t = (Transfer *)(void *)priv;
+      if (!t->attached)
+        continue;
+      t->result = msg->data.result;
+      t->done = 1;
+      curl_multi_remove_handle(b->multi, t->easy);
+      t->attached = 0;
+      active--;
+      finished++;
     }
     if (finished >= b->n || (active < parallel && next < b->n))
       continue;
