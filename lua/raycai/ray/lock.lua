@@ -13,12 +13,17 @@ local cjson = require "cjson.safe"
 local M = {}
 
 
-local function holder_name()
-  local user = os.getenv("USER") or os.getenv("LOGNAME") or "someone"
+local function my_host()
   local f = io.open("/etc/hostname", "r")
   local host = f and f:read("l") or "unknown host"
   if f then f:close() end
-  return ("%s@%s"):format(user, host)
+  return host
+end
+
+
+local function holder_name()
+  local user = os.getenv("USER") or os.getenv("LOGNAME") or "someone"
+  return ("%s@%s"):format(user, my_host())
 end
 
 
@@ -34,14 +39,6 @@ local function read_lock(client, pid, path)
   local data = client:download_file(pid, path)
   if not data then return nil end
   return cjson.decode(data)
-end
-
-
-local function my_host()
-  local f = io.open("/etc/hostname", "r")
-  local host = f and f:read("l") or "unknown host"
-  if f then f:close() end
-  return host
 end
 
 
