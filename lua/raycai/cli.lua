@@ -174,22 +174,9 @@ local function print_params(r, values)
 end
 
 
---- Run the action. Returns the exit code.
-local function dispatch(r, action, values, opts)
-  if action == "params" then
-    print_params(r, values)
-    return EXIT.ok
-  end
-  local context = require "raycai.context"
-  local code = M.run_action(context, r, action, values, opts)
-  ui.finish()
-  ui.event("run_finished", { recipe = r.name, action = action, exit_code = code })
-  return code
-end
-
-
 --- Run the action in a context; returns the exit code.
-function M.run_action(context, r, action, values, opts)
+local function run_action(r, action, values, opts)
+  local context = require "raycai.context"  -- not needed by --version, --help and params
   ui.event("run_started", { recipe = r.name, action = action, version = host.version })
   local ctx, cerr = context.new(r, values, opts)
   if not ctx then
@@ -214,6 +201,19 @@ function M.run_action(context, r, action, values, opts)
     return EXIT.failed
   end
   return result
+end
+
+
+--- Run the action. Returns the exit code.
+local function dispatch(r, action, values, opts)
+  if action == "params" then
+    print_params(r, values)
+    return EXIT.ok
+  end
+  local code = run_action(r, action, values, opts)
+  ui.finish()
+  ui.event("run_finished", { recipe = r.name, action = action, exit_code = code })
+  return code
 end
 
 

@@ -218,37 +218,32 @@ function Recipe:down(ctx)
 end
 
 
---- Run `plan`: the changes every step would make. Returns the list or nil, err.
-function Recipe:plan(ctx)
-  local changes = {}
+--- Every step's `fname` list (plan's changes, status's rows), each item tagged with its step.
+local function collect(self, ctx, fname)
+  local out = {}
   for _, step in ipairs(self:step_list(ctx.params)) do
-    if step.plan then
-      local list, err = step.plan(ctx)
+    if step[fname] then
+      local list, err = step[fname](ctx)
       if not list then return nil, ("%s: %s"):format(step.name, tostring(err)) end
-      for _, c in ipairs(list) do
-        c.step = step.name
-        changes[#changes + 1] = c
+      for _, item in ipairs(list) do
+        item.step = step.name
+        out[#out + 1] = item
       end
     end
   end
-  return changes
+  return out
+end
+
+
+--- Run `plan`: the changes every step would make. Returns the list or nil, err.
+function Recipe:plan(ctx)
+  return collect(self, ctx, "plan")
 end
 
 
 --- Run `status`: every step's rows. Returns the rows or nil, err.
 function Recipe:status(ctx)
-  local rows = {}
-  for _, step in ipairs(self:step_list(ctx.params)) do
-    if step.status then
-      local list, err = step.status(ctx)
-      if not list then return nil, ("%s: %s"):format(step.name, tostring(err)) end
-      for _, r in ipairs(list) do
-        r.step = step.name
-        rows[#rows + 1] = r
-      end
-    end
-  end
-  return rows
+  return collect(self, ctx, "status")
 end
 
 
