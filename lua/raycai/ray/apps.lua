@@ -15,7 +15,7 @@ M.DEAD = { APPLICATION_FAILED = true, APPLICATION_STOPPED = true, APPLICATION_ST
 
 --- All applications of the cluster, by name, in one list request per page.
 function M.list(st)
-  local apps, err = cluster.list_all(st.client, "list_applications", "applications", { st.project.id },
+  local apps, err = cluster.list_all(st.client, "list_applications", { st.project.id },
     { search_filter = { name = st.names.app_prefix }, page_size = 200 })
   if not apps then return nil, err end
   local by_name = {}
@@ -25,6 +25,25 @@ function M.list(st)
     end
   end
   return by_name
+end
+
+
+--- A status row for an application of the cluster.
+function M.row(app, role, extra)
+  local row = { kind = "application", role = role, name = app.name, state = app.status, cpu = app.cpu,
+                memory = app.memory, gpu = app.nvidia_gpu, created_at = app.created_at }
+  for k, v in pairs(extra or {}) do row[k] = v end
+  return row
+end
+
+
+--- The cluster's applications listed earlier in this run (plan, or another step of down), or now.
+function M.listed(st)
+  if st.app_list then return st.app_list end
+  local list, err = M.list(st)
+  if not list then return nil, err end
+  st.app_list = list
+  return list
 end
 
 

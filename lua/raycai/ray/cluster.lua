@@ -10,22 +10,13 @@ local M = {}
 local PROJECT_ID = "^" .. string.rep("[a-z0-9][a-z0-9][a-z0-9][a-z0-9]", 4, "%-") .. "$"
 
 
---- Every item of a paginated list: calls client[method](client, ..., opts) page by page.
-function M.list_all(client, method, key, args, opts)
-  local items = {}
-  opts = opts or {}
-  local page = { search_filter = opts.search_filter, sort = opts.sort, page_size = opts.page_size or 100 }
-  for _ = 1, 1000 do
-    local call_args = { table.unpack(args) }
-    call_args[#call_args + 1] = page
-    local res, err = client[method](client, table.unpack(call_args))
-    if not res then return nil, err end
-    for _, item in ipairs(res[key] or {}) do items[#items + 1] = item end
-    local token = res.next_page_token
-    if not token or token == "" then return items end
-    page = { search_filter = page.search_filter, sort = page.sort, page_size = page.page_size, page_token = token }
-  end
-  return nil, method .. ": too many pages"
+--- Every item of a list, all pages: the client's own walker with raycai's page size (100).
+function M.list_all(client, method, args, opts)
+  local o = { page_size = 100 }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local call_args = { table.unpack(args) }
+  call_args[#call_args + 1] = o
+  return client:all(method, table.unpack(call_args))
 end
 
 
@@ -36,7 +27,7 @@ local function find_project(client, ref)
     if p then return p end
     if err.status ~= 404 and err.status ~= 403 then return nil, err end
   end
-  local list, err = M.list_all(client, "list_projects", "projects", {}, { search_filter = { name = ref } })
+  local list, err = M.list_all(client, "list_projects", {}, { search_filter = { name = ref } })
   if not list then return nil, err end
   for _, p in ipairs(list) do
     if p.name == ref then return p end
@@ -99,7 +90,7 @@ function M.resolve_runtime(client, cache, spec, candidates)
     filter.edition, filter.kernel, filter.editor = spec.edition, spec.kernel, spec.editor
   end
   local list, err = candidates, nil
-  if not list then list, err = M.list_all(client, "list_runtimes", "runtimes", {}, { search_filter = filter }) end
+  if not list then list, err = M.list_all(client, "list_runtimes", {}, { search_filter = filter }) end
   if not list then return nil, "could not list runtimes: " .. tostring(err) end
   local best
   for _, rt in ipairs(list) do
@@ -180,7 +171,7 @@ function M.runtimes(ctx)
   local candidates, err
   if p.head.runtime == "" and p.worker.runtime == "" and p.head.edition ~= p.worker.edition then
     -- both by edition: one list of this kernel and editor serves both (one request, not two)
-    candidates, err = M.list_all(st.client, "list_runtimes", "runtimes", {},
+    candidates, err = M.list_all(st.client, "list_runtimes", {},
       { search_filter = { kernel = p.python.kernel, editor = p.python.editor } })
     if not candidates then return nil, "could not list runtimes: " .. tostring(err) end
   end

@@ -93,16 +93,17 @@ function M.apply(ctx)
   end
   -- a head created just now is STARTING: look first after a pause
   local settle = head == list[st.names.head] and 0 or poll.SETTLE
-  local ok, werr = apps.wait_running(st, { body.name }, ctx.params.timeouts.head, "head",  -- werr: the listing when ok
+  -- on success the second result is the last listing, on failure the error
+  local ok, res = apps.wait_running(st, { body.name }, ctx.params.timeouts.head, "head",
     { initial = settle, first = poll.SETTLE })
   if not ok then
-    if werr == "interrupted" then return nil, werr end
+    if res == "interrupted" then return nil, res end
     return nil, ("%s; look at the head application's logs in CML (project %s, application %s) and at "
-      .. "the setup log %s"):format(werr, st.project.name, body.name, st.names.files.setup_log)
+      .. "the setup log %s"):format(res, st.project.name, body.name, st.names.files.setup_log)
   end
   st.head = head
   -- how long this cluster's applications take to start: workers look first after about that
-  st.app_start_seconds = apps.start_seconds(werr[body.name])
+  st.app_start_seconds = apps.start_seconds(res[body.name])
   if ctx.params.workers == 0 then
     -- with workers, the summary reads head.json once they have joined (and so it exists)
     local info = M.head_info(st, st.generation)
@@ -116,7 +117,8 @@ function M.destroy(ctx)
   local st, err = cluster.prepare(ctx, false)
   if not st then return nil, err end
   if not st.project then return true, "no project" end
-  local list, lerr = apps.list(st)
+  -- down: start_workers (before us) listed the cluster's applications under the same lock
+  local list, lerr = apps.listed(st)
   if not list then return nil, lerr end
   local head = list[st.names.head]
   if not head then return true, "no head" end
@@ -142,9 +144,7 @@ function M.status(ctx)
   st.generation = apps.env_of(head).RAYCAI_GENERATION
   local info = M.head_info(st, st.generation)
   st.head_address = info and info.address
-  return { { kind = "application", role = "head", name = head.name, state = head.status,
-             cpu = head.cpu, memory = head.memory, gpu = head.nvidia_gpu, created_at = head.created_at,
-             subdomain = head.subdomain, healthy = head.status == "APPLICATION_RUNNING" } }
+  return { apps.row(head, "head", { subdomain = head.subdomain, healthy = head.status == "APPLICATION_RUNNING" }) }
 end
 
 

@@ -11,7 +11,6 @@ local M = {}
 local MARKER = ".raycai-complete"
 local FINISHED = { ENGINE_SUCCEEDED = true, ENGINE_FAILED = true, ENGINE_TIMEDOUT = true,
                    ENGINE_STOPPED = true, ENGINE_SKIPPED = true }
-local ACTIVE_FILTERS = { "scheduling", "starting", "running" }
 
 
 --- The cluster's scripts, rendered once per run.
@@ -64,7 +63,7 @@ end
 
 
 local function find_job(client, pid, name)
-  local jobs, err = cluster.list_all(client, "list_jobs", "jobs", { pid }, { search_filter = { name = name } })
+  local jobs, err = cluster.list_all(client, "list_jobs", { pid }, { search_filter = { name = name } })
   if not jobs then return nil, err end
   for _, j in ipairs(jobs) do
     if j.name == name then return j end
@@ -75,11 +74,11 @@ end
 
 --- An unfinished run of the job (left by an interrupted up), or false.
 local function active_run(client, pid, job_id)
-  for _, status in ipairs(ACTIVE_FILTERS) do
-    local runs, err = client:list_job_runs(pid, job_id, { search_filter = { status = status }, page_size = 10 })
-    if not runs then return nil, err end
-    if runs.job_runs and runs.job_runs[1] then return runs.job_runs[1] end
-  end
+  -- one job has at most one active run, and it is the newest: one request, not one per status
+  local runs, err = client:list_job_runs(pid, job_id, { sort = "-created_at", page_size = 1 })
+  if not runs then return nil, err end
+  local last = runs.job_runs[1]
+  if last and not FINISHED[last.status] then return last end
   return false
 end
 

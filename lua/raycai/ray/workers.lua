@@ -70,12 +70,8 @@ function M.plan(ctx)
     end
     return changes
   end
-  local list = st.app_list
-  if not list then
-    local lerr
-    list, lerr = apps.list(st)
-    if not list then return nil, lerr end
-  end
+  local list, lerr = apps.listed(st)
+  if not list then return nil, lerr end
   local r, rerr = reconcile(ctx, st, list, st.generation)
   if not r then return nil, rerr end
   local running = 0
@@ -173,6 +169,7 @@ function M.destroy(ctx)
   if not st.project then return true, "no project" end
   local list, lerr = apps.list(st)
   if not list then return nil, lerr end
+  st.app_list = list  -- start_head's destroy finds the head here
   local doomed = {}
   for _, name in ipairs(sorted_keys(list)) do
     if st.names.worker_index(name) then doomed[#doomed + 1] = list[name] end
@@ -186,21 +183,15 @@ end
 function M.status(ctx)
   local st, err = cluster.prepare(ctx, false)
   if not st or not st.project then return st and {} or nil, err end
-  local list = st.app_list
-  if not list then
-    local lerr
-    list, lerr = apps.list(st)
-    if not list then return nil, lerr end
-  end
+  local list, lerr = apps.listed(st)
+  if not list then return nil, lerr end
   local rows = {}
   for i = 1, ctx.params.workers do
     local a = list[st.names.worker(i)]
     if a then
       local stale = st.generation and apps.env_of(a).RAYCAI_GENERATION ~= st.generation
-      rows[#rows + 1] = { kind = "application", role = "worker", name = a.name,
-                          state = a.status .. (stale and " (stale generation)" or ""),
-                          cpu = a.cpu, memory = a.memory, gpu = a.nvidia_gpu, created_at = a.created_at,
-                          healthy = a.status == "APPLICATION_RUNNING" and not stale }
+      rows[#rows + 1] = apps.row(a, "worker", { state = a.status .. (stale and " (stale generation)" or ""),
+                                                healthy = a.status == "APPLICATION_RUNNING" and not stale })
     else
       rows[#rows + 1] = { kind = "application", role = "worker", name = st.names.worker(i), state = "absent", healthy = false }
     end
@@ -208,9 +199,7 @@ function M.status(ctx)
   for _, name in ipairs(sorted_keys(list)) do
     local i = st.names.worker_index(name)
     if i and i > ctx.params.workers then
-      local a = list[name]
-      rows[#rows + 1] = { kind = "application", role = "surplus", name = a.name, state = a.status,
-                          cpu = a.cpu, memory = a.memory, gpu = a.nvidia_gpu, created_at = a.created_at }
+      rows[#rows + 1] = apps.row(list[name], "surplus")
     end
   end
   return rows
