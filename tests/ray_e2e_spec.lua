@@ -61,7 +61,9 @@ describe("ray recipes against cml-sim", function()
 
   it("gives a CPU cluster Standard runtimes only", function()
     assert.equal(0, raycai(s, { CPU }).code)
-    for name, a in pairs(apps_of(s, "raycai-cpu-")) do
+    local apps = apps_of(s, "raycai-cpu-")
+    assert.equal(3, count(apps))
+    for name, a in pairs(apps) do
       assert.equal(0, a.nvidia_gpu or 0, name)
       assert.not_matches("cuda", a.runtime_identifier, name)
     end
