@@ -457,11 +457,10 @@ static void setup_transfer (lua_State *L, Client *c, int req, Transfer *t) {
 /* ---------------------------------------------------------------- running */
 
 /*
-** Run all transfers of b, at most `parallel` at a time. Returns NULL, or a static message when
-** the multi interface itself failed (then every unfinished transfer is marked failed).
-** No Lua is called in here.
+** Run all transfers of b, at most `parallel` at a time. When the multi interface itself fails,
+** every unfinished transfer is marked failed with its message. No Lua is called in here.
 */
-static const char *run_batch (Batch *b, int parallel) {
+static void run_batch (Batch *b, int parallel) {
   int next = 0, running = 0, active = 0, finished = 0;
   const char *fail = NULL;
   while (finished < b->n && fail == NULL) {
@@ -527,7 +526,6 @@ static const char *run_batch (Batch *b, int parallel) {
       }
     }
   }
-  return fail;
 }
 
 
