@@ -156,21 +156,15 @@ local function print_params(r, values)
     local shown = leaf.param.secret and (v and "***" or "-") or show(v)
     rows[#rows + 1] = { leaf.path, leaf.param.type, leaf.param.secret and "***" or show(leaf.param.default),
                         shown, leaf.param.doc }
-    list[#list + 1] = { name = leaf.path, type = leaf.param.type, default = leaf.param.default,
-                        value = v, doc = leaf.param.doc }
+    local hidden = leaf.param.secret and "***" or nil
+    list[#list + 1] = { name = leaf.path, type = leaf.param.type, default = hidden or leaf.param.default,
+                        value = hidden or v, doc = leaf.param.doc }
   end
   if ui.is_json() then
     ui.event("params", { recipe = r.name, params = list })
     return
   end
-  local widths = {}
-  for _, row in ipairs(rows) do
-    for c = 1, 4 do widths[c] = math.max(widths[c] or 0, #row[c]) end
-  end
-  for _, row in ipairs(rows) do
-    ui.out(("%-" .. widths[1] .. "s  %-" .. widths[2] .. "s  %-" .. widths[3] .. "s  %-"
-            .. widths[4] .. "s  %s"):format(row[1], row[2], row[3], row[4], row[5]))
-  end
+  ui.table(rows)
 end
 
 

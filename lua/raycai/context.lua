@@ -41,33 +41,14 @@ function M.close(ctx)
 end
 
 
-local function pad_table(rows)
-  local widths = {}
-  for _, row in ipairs(rows) do
-    for c, cell in ipairs(row) do widths[c] = math.max(widths[c] or 0, #cell) end
-  end
-  local out = {}
-  for _, row in ipairs(rows) do
-    local cells = {}
-    for c, cell in ipairs(row) do
-      cells[c] = c < #row and (cell .. string.rep(" ", widths[c] - #cell)) or cell
-    end
-    out[#out + 1] = table.concat(cells, "  ")
-  end
-  return out
-end
-M.pad_table = pad_table
-
-
 local function print_plan(changes)
-  local pending = 0
+  local pending = require("raycai.recipe").pending(changes)
   local rows = { { "ACTION", "KIND", "NAME", "DETAIL" } }
   for _, c in ipairs(changes) do
-    if c.action ~= "keep" or c.pending then pending = pending + 1 end
     rows[#rows + 1] = { c.action, c.kind or "", c.name or "", c.detail or "" }
     ui.event("plan_change", { action = c.action, kind = c.kind, name = c.name, detail = c.detail, step = c.step })
   end
-  for _, l in ipairs(pad_table(rows)) do ui.out(l) end
+  ui.table(rows)
   ui.out(pending == 0 and "No changes: the cluster matches the recipe."
          or ("%d change(s) pending; run 'up' to apply."):format(pending))
   ui.event("plan_summary", { pending = pending })
@@ -101,7 +82,7 @@ function M.run(ctx, action)
         t[#t + 1] = { row.kind or "", row.name or "", row.state or "" }
         if row.healthy == false then healthy = false end
       end
-      for _, l in ipairs(pad_table(t)) do ui.out(l) end
+      ui.table(t)
     end
     return healthy and 0 or 3
   end

@@ -144,8 +144,8 @@ local function run_step(step, fname, ctx)
 end
 
 
---- Count the changes of a plan that are not "keep".
-local function pending(changes)
+--- How many changes of a plan are pending: not "keep", or a "keep" still marked pending.
+function M.pending(changes)
   local n = 0
   for _, c in ipairs(changes) do if c.action ~= "keep" or c.pending then n = n + 1 end end
   return n
@@ -182,7 +182,7 @@ function Recipe:up(ctx)
   for _, step in ipairs(self:step_list(ctx.params)) do
     if step.apply and not step.plan then all_planned = false end
   end
-  if all_planned and pending(changes) == 0 then
+  if all_planned and M.pending(changes) == 0 then
     ui.info("nothing to change: the cluster matches the recipe")
     ctx.state.unchanged = true
     if self.hooks.summary then self.hooks.summary(ctx) end

@@ -188,6 +188,23 @@ function M.out(text)
 end
 
 
+--- Print rows of cells as an aligned table on stdout (two spaces between columns); silent
+--- with --json. The last column is not padded.
+function M.table(rows)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for c, cell in ipairs(row) do widths[c] = math.max(widths[c] or 0, #cell) end
+  end
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for c, cell in ipairs(row) do
+      cells[c] = c < #row and (cell .. string.rep(" ", widths[c] - #cell)) or cell
+    end
+    M.out(table.concat(cells, "  "))
+  end
+end
+
+
 --- What this run changed so far: a list of "created application raycai-gpu-head", ...
 function M.changes()
   return changes

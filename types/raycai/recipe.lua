@@ -92,6 +92,11 @@ function recipe.new(def) end
 ---@return boolean
 function recipe.is_recipe(v) end
 
+--- How many changes of a plan are pending (not "keep", or a "keep" still marked pending).
+---@param changes raycai.Change[]
+---@return integer
+function recipe.pending(changes) end
+
 --- Raise msg as a mistake in the recipe: at the first line outside raycai's library.
 ---@param msg string
 function recipe.user_error(msg) end

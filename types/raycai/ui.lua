@@ -73,6 +73,10 @@ function ui.error(msg) end
 ---@param text string
 function ui.out(text) end
 
+--- Print rows of cells as an aligned table on stdout (the last column unpadded); silent with --json.
+---@param rows string[][]
+function ui.table(rows) end
+
 --- What this run changed so far: "created application raycai-gpu-head", ...
 ---@return string[]
 function ui.changes() end

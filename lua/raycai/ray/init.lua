@@ -4,7 +4,6 @@
 local recipe = require "raycai.recipe"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
-local context = require "raycai.context"
 local naming = require "raycai.ray.naming"
 
 local M = {}
@@ -190,7 +189,7 @@ local function print_status(ctx, rows)
     ui.event("object_status", { kind = r.kind, role = r.role, name = r.name, state = r.state,
                                 cpu = r.cpu, memory = r.memory, gpu = r.gpu, created_at = r.created_at })
   end
-  for _, l in ipairs(context.pad_table(t)) do ui.out(l) end
+  ui.table(t)
   local url = st and st.project and dashboard_url(ctx, st)
   if url then ui.out("dashboard: " .. url) end
   if st and st.head_address then ui.out("head address: " .. st.head_address) end
