@@ -7,7 +7,6 @@ local run = require("support.run").raycai
 local proc = require "raycai.proc"
 local fs = require "raycai.fs"
 local http = require "raycai.http"
-local clock = require "raycai.clock"
 local cjson = require "cjson"
 local cluster = require "support.cluster"
 
@@ -15,17 +14,6 @@ local GPU = "recipes/gpu_cluster.lua"
 
 
 local free_port = require("support.ports").free
-
-
-local function wait_for(what, fn, timeout)
-  local deadline = clock.monotonic() + (timeout or 60)
-  while true do
-    local v = fn()
-    if v then return v end
-    if clock.monotonic() > deadline then error("timed out waiting for " .. what, 2) end
-    clock.sleep(0.05)
-  end
-end
 
 
 local mutations, app_named = cluster.mutations, cluster.app_named
@@ -60,12 +48,12 @@ describe("a Ray cluster run by cml-sim in exec mode", function()
     -- the head's "dashboard" (the stub's HTTP page on CDSW_APP_PORT) lists both workers
     local head = app_named(s, "raycai-gpu-head")
     local port = assert(head._app_port, "the simulator's state shows the head's CDSW_APP_PORT")
-    local nodes = wait_for("two workers in the head's dashboard", function()
+    local nodes = s:wait_for(function()
       local res = client:request { method = "GET", url = ("http://127.0.0.1:%d/"):format(port) }
       if not res or res.status ~= 200 then return nil end
       local page = cjson.decode(res.body)
       return #page.nodes == 2 and page.nodes
-    end)
+    end, 60, "two workers in the head's dashboard")
     assert.equal(2, #nodes)
 
     -- idempotent: the second up only reads
@@ -81,9 +69,9 @@ describe("a Ray cluster run by cml-sim in exec mode", function()
     for _, a in ipairs(s:state().applications or {}) do
       assert.is_nil(a.name:match("^raycai%-gpu%-"), a.name)
     end
-    wait_for("the head's Ray port to close", function()
+    s:wait_for(function()
       local res = client:request { method = "GET", url = ("http://127.0.0.1:%d/"):format(port), timeout = 1 }
       return not res
-    end)
+    end, 60, "the head's Ray port to close")
   end)
 end)
