@@ -70,51 +70,23 @@ static void create_app (const request *rq, reply *rp, cJSON *project) {
   char *env = NULL;
   const char *name = js_str(body, "name");
   const char *sub = js_str(body, "subdomain");
-  const char *runtime = js_str(body, "runtime_identifier");
-  const char *kernel = js_str(body, "kernel");
-  double cpu = js_num(body, "cpu", 1), mem = js_num(body, "memory", 1);
-  double gpu = js_num(body, "nvidia_gpu", 0);
+  workload w;
   if (!name || !*name) {
     reply_error(rp, 3, "application name must be specified");
     goto done;
   }
-  if (check_subdomain(rp, sub, NULL) || check_runtime(rp, project, runtime, kernel) ||
-      check_script(rp, project, js_str(body, "script")) || check_resources(rp, cpu, mem, gpu))
-    goto done;
+  if (check_subdomain(rp, sub, NULL) || workload_read_new(rp, project, body, &w)) goto done;
   if (!(env = env_to_string(cJSON_GetObjectItemCaseSensitive(body, "environment"), rp))) goto done;
-  if (check_quota(rp, cpu, mem, gpu, NULL)) goto done;
+  if (check_quota(rp, w.cpu, w.mem, w.gpu, NULL)) goto done;
 
-  char id[20], ts[40];
-  new_id4(id);
-  now_iso(ts);
-  int legacy = strcmp(js_str(project, "default_engine_type"), "legacy_engine") == 0;
-  cJSON *a = cJSON_CreateObject();
-  js_set_str(a, "id", id);
-  js_set_str(a, "name", name);
+  cJSON *a = workload_create(project, body, name, &w, env);
   copy_opt_str(a, body, "description", "");
-  js_set(a, "creator", js_short_user());
-  js_set_str(a, "script", js_str(body, "script"));
   js_set_str(a, "subdomain", sub);
   js_set_str(a, "status", "APPLICATION_STARTING");
-  js_set_str(a, "created_at", ts);
-  js_set_str(a, "updated_at", ts);
-  js_set_str(a, "kernel", legacy ? (kernel && *kernel ? kernel : "python3") : "");
-  js_set_num(a, "cpu", cpu);
-  js_set_num(a, "memory", mem);
-  js_set_num(a, "nvidia_gpu", gpu);
   js_set_bool(a, "bypass_authentication", js_bool(body, "bypass_authentication", 0));
-  js_set_str(a, "environment", env);
-  js_set_str(a, "runtime_identifier", runtime ? runtime : "");
   js_set(a, "runtime_addon_identifiers",
          str_array(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")));
-  js_set_num(a, "run_as", js_num(body, "run_as", 0));
   js_set_bool(a, "cdv_app", js_bool(body, "cdv_app", 0));
-  char label[32];
-  snprintf(label, sizeof label, "%.0f", js_num(body, "accelerator_label_id", 0));
-  js_set_str(a, "accelerator_label_id", label);
-  js_set_num(a, "resource_group_id", js_num(body, "resource_group_id", 0));
-  js_set_num(a, "resource_profile_id", js_num(body, "resource_profile_id", 0));
-  js_set_str(a, "_project_id", js_str(project, "id"));
   cJSON_AddItemToArray(st_list("applications"), a);
   app_begin_start(a);
   st_dirty();
@@ -131,43 +103,25 @@ static void update_app (const request *rq, reply *rp, cJSON *project, cJSON *a) 
   char *env = NULL;
   const char *name = js_str(body, "name");
   const char *sub = js_str(body, "subdomain");
-  const char *script = js_str(body, "script");
-  const char *runtime = js_str(body, "runtime_identifier");
-  double cpu = js_num(body, "cpu", js_num(a, "cpu", 1));
-  double mem = js_num(body, "memory", js_num(a, "memory", 1));
-  double gpu = js_num(body, "nvidia_gpu", js_num(a, "nvidia_gpu", 0));
+  workload w;
   if (name && !*name) {
     reply_error(rp, 3, "application name must not be empty");
     goto done;
   }
   if ((sub && *sub && strcmp(sub, js_str(a, "subdomain")) != 0 && check_subdomain(rp, sub, a)) ||
-      (script && *script && check_script(rp, project, script)) ||
-      (runtime && *runtime && check_runtime(rp, project, runtime, NULL)) ||
-      check_resources(rp, cpu, mem, gpu))
+      workload_read_update(rp, project, body, a, &w))
     goto done;
   if (js_has(body, "environment") &&
       !(env = env_to_string(cJSON_GetObjectItemCaseSensitive(body, "environment"), rp)))
     goto done;
-  if (name) js_set_str(a, "name", name);
   if (sub && *sub) js_set_str(a, "subdomain", sub);
-  if (script && *script) js_set_str(a, "script", script);
-  if (runtime && *runtime) js_set_str(a, "runtime_identifier", runtime);
   if (js_str(body, "description")) js_set_str(a, "description", js_str(body, "description"));
-  if (js_str(body, "kernel")) js_set_str(a, "kernel", js_str(body, "kernel"));
   if (js_has(body, "bypass_authentication"))
     js_set_bool(a, "bypass_authentication", js_bool(body, "bypass_authentication", 0));
   if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")))
     js_set(a, "runtime_addon_identifiers",
            str_array(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")));
-  js_set_num(a, "cpu", cpu);
-  js_set_num(a, "memory", mem);
-  js_set_num(a, "nvidia_gpu", gpu);
-  if (env) js_set_str(a, "environment", env);
-  char ts[40];
-  now_iso(ts);
-  js_set_str(a, "updated_at", ts);
-  st_dirty();
-  reply_json(rp, 200, js_public(a));
+  workload_update(rp, a, name, &w, env);
 done:
   free(env);
   cJSON_Delete(body);

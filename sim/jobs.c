@@ -63,19 +63,14 @@ static void create_job (const request *rq, reply *rp, cJSON *project) {
   if (!body) return;
   char *env = NULL;
   const char *name = js_str(body, "name");
-  const char *runtime = js_str(body, "runtime_identifier");
-  const char *kernel = js_str(body, "kernel");
   const char *parent = parent_of(body);
   const char *pid = js_str(project, "id");
-  double cpu = js_num(body, "cpu", 1), mem = js_num(body, "memory", 1);
-  double gpu = js_num(body, "nvidia_gpu", 0);
+  workload w;
   if (!name || !*name) {
     reply_error(rp, 3, "job name must be specified");
     goto done;
   }
-  if (check_runtime(rp, project, runtime, kernel) || check_script(rp, project, js_str(body, "script")) ||
-      check_resources(rp, cpu, mem, gpu))
-    goto done;
+  if (workload_read_new(rp, project, body, &w)) goto done;
   if (parent && !st_find_in("jobs", pid, parent)) {
     reply_error(rp, 3, "parent job %s not found in project %s", parent, pid);
     goto done;
@@ -86,41 +81,23 @@ static void create_job (const request *rq, reply *rp, cJSON *project) {
   }
   if (!(env = env_to_string(cJSON_GetObjectItemCaseSensitive(body, "environment"), rp))) goto done;
 
-  char id[20], ts[40], num[32];
-  new_id4(id);
-  now_iso(ts);
-  int legacy = strcmp(js_str(project, "default_engine_type"), "legacy_engine") == 0;
-  cJSON *j = cJSON_CreateObject();
-  js_set_str(j, "id", id);
-  js_set_num(j, "cpu", cpu);
-  js_set_str(j, "created_at", ts);
-  js_set(j, "creator", js_short_user());
+  char num[32];
+  cJSON *j = workload_create(project, body, name, &w, env);
   js_set_str(j, "engine_image_id", "0");
   js_set_str(j, "english_schedule", "");
   js_set_str(j, "arguments", js_str(body, "arguments"));
-  js_set_str(j, "kernel", legacy ? (kernel && *kernel ? kernel : "python3") : "");
-  js_set_num(j, "memory", mem);
-  js_set_str(j, "name", name);
   js_set_str(j, "parent_id", parent ? parent : "");
   js_set_bool(j, "paused", js_bool(body, "paused", 0));
   js_set_str(j, "schedule", js_str(body, "schedule"));
-  js_set_str(j, "script", js_str(body, "script"));
   snprintf(num, sizeof num, "%.0f", js_num(body, "timeout", 0));
   js_set_str(j, "timeout", num);
   js_set_str(j, "timezone", js_str(body, "timezone") ? js_str(body, "timezone") : "America/Los_Angeles");
-  js_set_str(j, "updated_at", ts);
-  js_set_str(j, "environment", env);
-  js_set_num(j, "nvidia_gpu", gpu);
-  js_set_str(j, "runtime_identifier", runtime ? runtime : "");
   cJSON *addons = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers"), 1);
   js_set(j, "runtime_addon_identifiers", cJSON_IsArray(addons) ? addons : cJSON_CreateArray());
   if (!cJSON_IsArray(addons)) cJSON_Delete(addons);
   js_set_bool(j, "kill_on_timeout", js_bool(body, "kill_on_timeout", 0));
   js_set(j, "project", short_project(project));
   js_set(j, "owner", js_short_user());
-  js_set_num(j, "run_as", js_num(body, "run_as", 0));
-  snprintf(num, sizeof num, "%.0f", js_num(body, "accelerator_label_id", 0));
-  js_set_str(j, "accelerator_label_id", num);
   js_set_bool(j, "retry_enabled", js_bool(body, "retry_enabled", 0));
   js_set_num(j, "max_retry", js_num(body, "max_retry", 0));
   js_set_num(j, "retry_delay", js_num(body, "retry_delay", 0));
@@ -132,9 +109,6 @@ static void create_job (const request *rq, reply *rp, cJSON *project) {
   static const char *const recips[] = { "success_recipients", "failure_recipients",
                                         "timeout_recipients", "stopped_recipients", NULL };
   for (int i = 0; recips[i]; i++) js_set_str(j, recips[i], js_str(body, recips[i]));
-  js_set_num(j, "resource_group_id", js_num(body, "resource_group_id", 0));
-  js_set_num(j, "resource_profile_id", js_num(body, "resource_profile_id", 0));
-  js_set_str(j, "_project_id", pid);
   set_type(j);
   cJSON_AddItemToArray(st_list("jobs"), j);
   st_dirty();
@@ -150,20 +124,13 @@ static void update_job (const request *rq, reply *rp, cJSON *project, cJSON *j) 
   if (!body) return;
   char *env = NULL;
   const char *name = js_str(body, "name");
-  const char *script = js_str(body, "script");
-  const char *runtime = js_str(body, "runtime_identifier");
   const char *parent = parent_of(body);
-  double cpu = js_num(body, "cpu", js_num(j, "cpu", 1));
-  double mem = js_num(body, "memory", js_num(j, "memory", 1));
-  double gpu = js_num(body, "nvidia_gpu", js_num(j, "nvidia_gpu", 0));
+  workload w;
   if (name && !*name) {
     reply_error(rp, 3, "job name must not be empty");
     goto done;
   }
-  if ((script && *script && check_script(rp, project, script)) ||
-      (runtime && *runtime && check_runtime(rp, project, runtime, NULL)) ||
-      check_resources(rp, cpu, mem, gpu))
-    goto done;
+  if (workload_read_update(rp, project, body, j, &w)) goto done;
   if (parent && (strcmp(parent, js_str(j, "id")) == 0 || !st_find_in("jobs", js_str(project, "id"), parent))) {
     reply_error(rp, 3, "invalid parent job %s", parent);
     goto done;
@@ -171,10 +138,7 @@ static void update_job (const request *rq, reply *rp, cJSON *project, cJSON *j) 
   if (js_has(body, "environment") &&
       !(env = env_to_string(cJSON_GetObjectItemCaseSensitive(body, "environment"), rp)))
     goto done;
-  if (name) js_set_str(j, "name", name);
-  if (script && *script) js_set_str(j, "script", script);
-  if (runtime && *runtime) js_set_str(j, "runtime_identifier", runtime);
-  static const char *const strs[] = { "arguments", "schedule", "kernel", "success_recipients",
+  static const char *const strs[] = { "arguments", "schedule", "success_recipients",
                                       "failure_recipients", "timeout_recipients",
                                       "stopped_recipients", NULL };
   for (int i = 0; strs[i]; i++)
@@ -188,16 +152,8 @@ static void update_job (const request *rq, reply *rp, cJSON *project, cJSON *j) 
   static const char *const bools[] = { "kill_on_timeout", "paused", "retry_enabled", NULL };
   for (int i = 0; bools[i]; i++)
     if (js_has(body, bools[i])) js_set_bool(j, bools[i], js_bool(body, bools[i], 0));
-  js_set_num(j, "cpu", cpu);
-  js_set_num(j, "memory", mem);
-  js_set_num(j, "nvidia_gpu", gpu);
-  if (env) js_set_str(j, "environment", env);
   set_type(j);
-  char ts[40];
-  now_iso(ts);
-  js_set_str(j, "updated_at", ts);
-  st_dirty();
-  reply_json(rp, 200, js_public(j));
+  workload_update(rp, j, name, &w, env);
 done:
   free(env);
   cJSON_Delete(body);

@@ -209,3 +209,79 @@ char *env_to_string (const cJSON *v, reply *rp) {
   cJSON_Delete(parsed);
   return s;
 }
+
+
+int workload_read_new (reply *rp, const cJSON *project, const cJSON *body, workload *w) {
+  w->script = js_str(body, "script");
+  w->runtime = js_str(body, "runtime_identifier");
+  w->kernel = js_str(body, "kernel");
+  w->cpu = js_num(body, "cpu", 1);
+  w->mem = js_num(body, "memory", 1);
+  w->gpu = js_num(body, "nvidia_gpu", 0);
+  if (check_runtime(rp, project, w->runtime, w->kernel) || check_script(rp, project, w->script) ||
+      check_resources(rp, w->cpu, w->mem, w->gpu))
+    return -1;
+  return 0;
+}
+
+
+int workload_read_update (reply *rp, const cJSON *project, const cJSON *body, const cJSON *obj,
+                          workload *w) {
+  w->script = js_str(body, "script");
+  w->runtime = js_str(body, "runtime_identifier");
+  w->kernel = js_str(body, "kernel");
+  w->cpu = js_num(body, "cpu", js_num(obj, "cpu", 1));
+  w->mem = js_num(body, "memory", js_num(obj, "memory", 1));
+  w->gpu = js_num(body, "nvidia_gpu", js_num(obj, "nvidia_gpu", 0));
+  if ((w->script && *w->script && check_script(rp, project, w->script)) ||
+      (w->runtime && *w->runtime && check_runtime(rp, project, w->runtime, NULL)) ||
+      check_resources(rp, w->cpu, w->mem, w->gpu))
+    return -1;
+  return 0;
+}
+
+
+cJSON *workload_create (const cJSON *project, const cJSON *body, const char *name,
+                        const workload *w, const char *env) {
+  char id[20], ts[40], label[32];
+  new_id4(id);
+  now_iso(ts);
+  int legacy = strcmp(js_str(project, "default_engine_type"), "legacy_engine") == 0;
+  cJSON *o = cJSON_CreateObject();
+  js_set_str(o, "id", id);
+  js_set_str(o, "name", name);
+  js_set(o, "creator", js_short_user());
+  js_set_str(o, "created_at", ts);
+  js_set_str(o, "updated_at", ts);
+  js_set_str(o, "script", w->script);
+  js_set_str(o, "kernel", legacy ? (w->kernel && *w->kernel ? w->kernel : "python3") : "");
+  js_set_num(o, "cpu", w->cpu);
+  js_set_num(o, "memory", w->mem);
+  js_set_num(o, "nvidia_gpu", w->gpu);
+  js_set_str(o, "runtime_identifier", w->runtime ? w->runtime : "");
+  js_set_str(o, "environment", env);
+  js_set_num(o, "run_as", js_num(body, "run_as", 0));
+  snprintf(label, sizeof label, "%.0f", js_num(body, "accelerator_label_id", 0));
+  js_set_str(o, "accelerator_label_id", label);
+  js_set_num(o, "resource_group_id", js_num(body, "resource_group_id", 0));
+  js_set_num(o, "resource_profile_id", js_num(body, "resource_profile_id", 0));
+  js_set_str(o, "_project_id", js_str(project, "id"));
+  return o;
+}
+
+
+void workload_update (reply *rp, cJSON *obj, const char *name, const workload *w, const char *env) {
+  if (name) js_set_str(obj, "name", name);
+  if (w->script && *w->script) js_set_str(obj, "script", w->script);
+  if (w->runtime && *w->runtime) js_set_str(obj, "runtime_identifier", w->runtime);
+  if (w->kernel) js_set_str(obj, "kernel", w->kernel);
+  js_set_num(obj, "cpu", w->cpu);
+  js_set_num(obj, "memory", w->mem);
+  js_set_num(obj, "nvidia_gpu", w->gpu);
+  if (env) js_set_str(obj, "environment", env);
+  char ts[40];
+  now_iso(ts);
+  js_set_str(obj, "updated_at", ts);
+  st_dirty();
+  reply_json(rp, 200, js_public(obj));
+}

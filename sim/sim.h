@@ -154,6 +154,24 @@ int check_quota (reply *rp, double cpu, double mem, double gpu, const cJSON *exc
 /* environment: a map (request form) or a JSON string (cmlapi update form) → canonical string. */
 char *env_to_string (const cJSON *v, reply *rp);
 
+/* The fields applications and jobs share: script, runtime, kernel, resources (strings borrowed
+** from the request body). Reading checks them: 0 ok, else an error reply is set. */
+typedef struct {
+  const char *script, *runtime, *kernel;
+  double cpu, mem, gpu;
+} workload;
+/* Create: defaults 1 CPU, 1 GB, 0 GPU; runtime/kernel, script and resources are checked. */
+int workload_read_new (reply *rp, const cJSON *project, const cJSON *body, workload *w);
+/* Update: resources default to obj's; a non-empty script or runtime is checked. */
+int workload_read_update (reply *rp, const cJSON *project, const cJSON *body, const cJSON *obj,
+                          workload *w);
+/* A new object with id, name, creator, times, the workload fields, environment, run_as,
+** accelerator_label_id, resource group/profile and _project_id. */
+cJSON *workload_create (const cJSON *project, const cJSON *body, const char *name,
+                        const workload *w, const char *env);
+/* Update: store what the body gave (name and env may be NULL), bump updated_at, reply with obj. */
+void workload_update (reply *rp, cJSON *obj, const char *name, const workload *w, const char *env);
+
 /* projects.c */
 void project_delete_children (const char *project_id);
 
