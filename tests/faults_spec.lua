@@ -24,10 +24,11 @@ local function raycai(s, args, extra_env)
 end
 
 
-local function cluster_apps(s, prefix)
+--- The cluster's applications: a count per name (a duplicate counts 2), and the total.
+local function cluster_apps(s)
   local out, n = {}, 0
   for _, a in ipairs(s:state().applications or {}) do
-    if a.name:sub(1, #(prefix or "raycai-gpu-")) == (prefix or "raycai-gpu-") then
+    if a.name:sub(1, #"raycai-gpu-") == "raycai-gpu-" then
       out[a.name] = (out[a.name] or 0) + 1
       n = n + 1
     end
@@ -37,6 +38,24 @@ end
 
 
 local app = cluster.app_named
+
+
+--- Start up of the GPU cluster in the background; its stdout and stderr go to one file.
+local function start_up(s)
+  local out = os.tmpname()
+  local p = assert(proc.spawn { run.exe, GPU, env = env_for(s), stdout = out, stderr = out, kill_on_close = true })
+  return p, out
+end
+
+
+--- Wait for a run started by start_up: its exit code (nil at the timeout) and output.
+local function finish(p, out, timeout)
+  local code = p:wait(timeout)
+  p:close()
+  local text = fs.read(out) or ""
+  os.remove(out)
+  return code, text
+end
 
 
 --- down, then nothing of the cluster may be left.
@@ -166,20 +185,15 @@ describe("fault matrix", function()
   it("13. SIGINT during the worker wait: exit 130 within a second; a re-run converges", function()
     -- applications take 2 s to start, so up is still waiting for its workers when we interrupt
     s:control("POST", "/_sim/delays", { app_start = 2000 })
-    local out = os.tmpname()
-    local argv = { run.exe, GPU, env = env_for(s), stdout = out, stderr = out, kill_on_close = true }
-    local p = assert(proc.spawn(argv))
+    local p, out = start_up(s)
     s:wait_for(function()
       local w = app(s, "raycai-gpu-worker-2")
       return w and w.status == "APPLICATION_STARTING"
     end, 30, "workers to be created")
     local t0 = clock.monotonic()
     p:kill("INT")
-    local code = p:wait(5)
+    local code, text = finish(p, out, 5)
     local took = clock.monotonic() - t0
-    p:close()
-    local text = fs.read(out) or ""
-    os.remove(out)
     assert.equal(130, code, text)
     assert.is_true(took < 1, ("exited %.2f s after SIGINT"):format(took))
     assert.matches("interrupted", text)
@@ -193,18 +207,9 @@ describe("fault matrix", function()
 
   it("14. two ups of the same cluster at once make no duplicates", function()
     local outs, procs = {}, {}
-    for i = 1, 2 do
-      outs[i] = os.tmpname()
-      procs[i] = assert(proc.spawn { run.exe, GPU, env = env_for(s), stdout = outs[i], stderr = outs[i],
-                                     kill_on_close = true })
-    end
+    for i = 1, 2 do procs[i], outs[i] = start_up(s) end
     local codes, texts = {}, {}
-    for i = 1, 2 do
-      codes[i] = procs[i]:wait(120)
-      procs[i]:close()
-      texts[i] = fs.read(outs[i]) or ""
-      os.remove(outs[i])
-    end
+    for i = 1, 2 do codes[i], texts[i] = finish(procs[i], outs[i], 120) end
     local names = cluster_apps(s)
     for name, count in pairs(names) do assert.equal(1, count, name) end
     -- each run either converged or stopped at the other's lock
@@ -239,14 +244,11 @@ describe("fault matrix: the simulator restarts", function()
     local port = ports.free()
     local s = sim.start { delays = { app_start = 300, job_running = 300 }, state_dir = dir,
                           listen = "127.0.0.1:" .. port }
-    local out = os.tmpname()
-    local p = assert(proc.spawn { run.exe, GPU, env = env_for(s), stdout = out, stderr = out, kill_on_close = true })
+    local p, out = start_up(s)
     s:wait_for(function() return app(s, "raycai-gpu-head") end, 30, "the head to be created")
     s:restart()
     assert.equal("http://127.0.0.1:" .. port, s.url)
-    p:wait(120)
-    p:close()
-    os.remove(out)
+    finish(p, out, 120)  -- it may fail on the restart; the next up must converge
     local r = raycai(s, { GPU })
     assert.equal(0, r.code, r.stderr)
     converged(s, 2)
