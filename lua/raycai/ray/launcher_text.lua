@@ -3,6 +3,7 @@
 -- templates' py/sh filters.
 local template = require "raycai.template"
 local hash = require "raycai.hash"
+local fs = require "raycai.fs"
 
 local M = {}
 
@@ -40,25 +41,20 @@ function M.vars(p, names, fp)
 end
 
 
---- Render one template by file name; returns the text or nil, err.
-function M.render(name, vars)
-  local text, err = template.render_file(M.TEMPLATES .. "/" .. name, vars)
-  if not text then return nil, err end
-  return text
-end
-
-
 --- Every script of the cluster: { setup = text, head = text, worker = text, fingerprint = fp }.
+--- Each template is read once; the setup template's own text is part of the fingerprint.
 function M.all(p, names)
-  local raw_setup = io.open(M.TEMPLATES .. "/setup_venv.py.tmpl", "rb")
-  if not raw_setup then return nil, "launcher templates not found in " .. M.TEMPLATES end
-  local setup_src = raw_setup:read("a")
-  raw_setup:close()
-  local fp = M.fingerprint(p, setup_src)
+  local sources = {}
+  for key, file in pairs({ setup = "setup_venv.py.tmpl", head = "head.py.tmpl", worker = "worker.py.tmpl" }) do
+    local text, err = fs.read(M.TEMPLATES .. "/" .. file)
+    if not text then return nil, "launcher template missing: " .. err end
+    sources[key] = { text = text, name = file }
+  end
+  local fp = M.fingerprint(p, sources.setup.text)
   local vars = M.vars(p, names, fp)
   local out = { fingerprint = fp, venv_dir = vars.venv.dir }
-  for key, file in pairs({ setup = "setup_venv.py.tmpl", head = "head.py.tmpl", worker = "worker.py.tmpl" }) do
-    local text, err = M.render(file, vars)
+  for key, src in pairs(sources) do
+    local text, err = template.render(src.text, vars, { name = src.name })
     if not text then return nil, err end
     out[key] = text
   end
