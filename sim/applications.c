@@ -138,15 +138,8 @@ static void list_apps (const request *rq, reply *rp, cJSON *project) {
                                        "script", "status", "subdomain", "updated_at",
                                        "runtime_identifier", NULL };
   static const list_spec spec = { "applications", fkeys, skeys, app_status_word };
-  cJSON *all = st_list("applications");
-  int n = 0;
-  const cJSON **items = xmalloc(sizeof(cJSON *) * (size_t)(cJSON_GetArraySize(all) + 1));
-  const cJSON *o;
-  cJSON_ArrayForEach(o, all) {
-    if (strcmp(js_str(o, "_project_id"), js_str(project, "id")) == 0) items[n++] = o;
-  }
-  list_reply(rq, rp, &spec, items, n, "applications");
-  free(items);
+  list_reply_where(rq, rp, &spec, "applications", "_project_id", js_str(project, "id"),
+                   "applications");
 }
 
 

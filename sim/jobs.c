@@ -161,15 +161,7 @@ done:
 
 
 static void list_jobs (const request *rq, reply *rp, const char *project_id) {
-  cJSON *all = st_list("jobs");
-  int n = 0;
-  const cJSON **items = xmalloc(sizeof(cJSON *) * (size_t)(cJSON_GetArraySize(all) + 1));
-  const cJSON *o;
-  cJSON_ArrayForEach(o, all) {
-    if (!project_id || strcmp(js_str(o, "_project_id"), project_id) == 0) items[n++] = o;
-  }
-  list_reply(rq, rp, &JOB_SPEC, items, n, "jobs");
-  free(items);
+  list_reply_where(rq, rp, &JOB_SPEC, "jobs", "_project_id", project_id, "jobs");
 }
 
 
@@ -291,15 +283,7 @@ void h_runs (const request *rq, reply *rp, cJSON *project, cJSON *job, char **se
     if (strcmp(m, "POST") == 0) {
       create_run(rq, rp, job);
     } else if (strcmp(m, "GET") == 0) {
-      cJSON *all = st_list("runs");
-      int n = 0;
-      const cJSON **items = xmalloc(sizeof(cJSON *) * (size_t)(cJSON_GetArraySize(all) + 1));
-      const cJSON *o;
-      cJSON_ArrayForEach(o, all) {
-        if (strcmp(js_str(o, "job_id"), js_str(job, "id")) == 0) items[n++] = o;
-      }
-      list_reply(rq, rp, &spec, items, n, "job_runs");
-      free(items);
+      list_reply_where(rq, rp, &spec, "runs", "job_id", js_str(job, "id"), "job_runs");
     } else {
       reply_bad_method(rp);
     }

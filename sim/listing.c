@@ -210,3 +210,17 @@ void list_reply (const request *rq, reply *rp, const list_spec *spec, const cJSO
   cJSON_Delete(filter);
   reply_json(rp, 200, out);
 }
+
+
+void list_reply_where (const request *rq, reply *rp, const list_spec *spec, const char *store_kind,
+                       const char *key, const char *value, const char *items_key) {
+  cJSON *all = st_list(store_kind);
+  int n = 0;
+  const cJSON **items = xmalloc(sizeof(cJSON *) * (size_t)(cJSON_GetArraySize(all) + 1));
+  const cJSON *o;
+  cJSON_ArrayForEach(o, all) {
+    if (!value || strcmp(js_str(o, key), value) == 0) items[n++] = o;
+  }
+  list_reply(rq, rp, spec, items, n, items_key);
+  free(items);
+}

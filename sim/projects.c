@@ -191,13 +191,7 @@ static void list_projects (const request *rq, reply *rp) {
                                        "creator.username", "description", "name", "owner.email",
                                        "owner.name", "owner.username", "updated_at", NULL };
   static const list_spec spec = { "projects", fkeys, skeys, NULL };
-  cJSON *all = st_list("projects");
-  int n = cJSON_GetArraySize(all), i = 0;
-  const cJSON **items = xmalloc(sizeof(cJSON *) * (size_t)(n ? n : 1));
-  const cJSON *o;
-  cJSON_ArrayForEach(o, all) items[i++] = o;
-  list_reply(rq, rp, &spec, items, n, "projects");
-  free(items);
+  list_reply_where(rq, rp, &spec, "projects", NULL, NULL, "projects");
 }
 
 

@@ -185,6 +185,10 @@ typedef struct {
 /* Builds {"<items_key>": [...], "next_page_token": ...} from the candidates (not taken). */
 void list_reply (const request *rq, reply *rp, const list_spec *spec, const cJSON **items, int n,
                  const char *items_key);
+/* list_reply over the store's <store_kind> objects whose string field key equals value (all when
+** value is NULL). */
+void list_reply_where (const request *rq, reply *rp, const list_spec *spec, const char *store_kind,
+                       const char *key, const char *value, const char *items_key);
 
 /* ---- lifecycles (lifecycle.c) ---- */
 
