@@ -171,11 +171,14 @@ void st_save_if_dirty (void) {
     if (w < 0) break;
     off += (size_t)w;
   }
-  fsync(fd);
-  close(fd);
+  int failed = off < len || fsync(fd) != 0;
+  if (close(fd) != 0) failed = 1;
   free(text);
-  if (off < len || rename(tmp, path) != 0)
+  /* A short or unsynced state.json.tmp must not replace the last good state.json. */
+  if (failed || rename(tmp, path) != 0) {
     fprintf(stderr, "cml-sim: cannot save state to %s\n", path);
+    unlink(tmp);
+  }
 }
 
 
