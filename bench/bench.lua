@@ -24,8 +24,7 @@ local BUILD = os.getenv("RAYCAI_BUILD_DIR") or "build"
 local EXE = BUILD .. "/raycai-run"
 local RECIPE = "recipes/gpu_cluster.lua"
 local PROJECT = "ray-gpu"
-local DELAYS = { request = 50, project_create = 50, job_scheduling = 100, job_starting = 100,
-                 job_running = 3000, app_start = 2000, app_stop = 100, job_stop = 100 }
+local DELAYS = require "delays"
 local MUTATING = { POST = true, PATCH = true, DELETE = true, PUT = true }
 
 

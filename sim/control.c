@@ -46,6 +46,7 @@ void reqlog_add (const char *method, const char *raw_path, const char *raw_query
   js_set_str(e, "path", raw_path);
   js_set_str(e, "query", raw_query);
   js_set_num(e, "status", status);
+  js_set_num(e, "at_ms", now_ms());
   js_set_str(e, "body", text);
   js_set_bool(e, "body_truncated", body_len > MAX_LOGGED_BODY);
   if (!authorization) js_set(e, "authorization", cJSON_CreateNull());

@@ -334,6 +334,66 @@ describe("raycai.cml", function()
     end)
   end)
 
+  describe("together()", function()
+    local pid
+
+    setup(function()
+      pid = assert(c:create_project { name = "proj-together" }).id
+      assert(c:upload_file(pid, "t/one.txt", "one"))
+    end)
+
+    -- the paths of the requests logged since the last clear
+    local function logged_paths()
+      local out = {}
+      for _, r in ipairs(s:requests()) do out[#out + 1] = r.path:match("/files/(.*)$") or r.path end
+      return out
+    end
+
+    it("sends the functions' requests together and keeps each function's order", function()
+      s:clear_requests()
+      local res = c:together(function()
+        local a = c:download_file(pid, "t/one.txt")
+        local l = c:list_files(pid, "t")
+        return a, #l.files
+      end, function()
+        local gone, err = c:download_file(pid, "t/none.txt")
+        return gone, err.status
+      end)
+      assert.same({ "one", 1, n = 2 }, res[1])
+      assert.same({ nil, 404, n = 2 }, res[2])
+      local paths = logged_paths()
+      assert.equal(3, #paths)
+      -- the first round holds one request of each function; the list waited for its download
+      local first = { paths[1], paths[2] }
+      table.sort(first)
+      assert.same({ "t/none.txt:download", "t/one.txt:download" }, first)
+      assert.equal("t", paths[3])
+    end)
+
+    it("walks every page of a list inside a function", function()
+      local res = c:together(function()
+        return c:all("list_projects", { page_size = 1 })
+      end, function()
+        return c:list_files(pid, "t")
+      end)
+      local names = {}
+      for _, p in ipairs(res[1][1]) do names[p.name] = true end
+      assert.is_true(names["proj-together"])
+      assert.equal(1, #res[2][1].files)
+    end)
+
+    it("raises a function's error as it was raised, a table included", function()
+      local raised = setmetatable({ message = "bad" }, { __tostring = function(e) return e.message end })
+      local ok, err = pcall(c.together, c, function() c:list_files(pid, "t") end,
+        function() error(raised) end)
+      assert.is_false(ok)
+      assert.equal(raised, err)
+      ok, err = pcall(c.together, c, function() end, "not a function")
+      assert.is_false(ok)
+      assert.matches("bad argument #2 to 'together' %(function expected, got string%)", err)
+    end)
+  end)
+
   describe("errors", function()
     it("reads a transport timeout as one line", function()
       local slow = assert(cml.client { host = s.url, api_key = KEY, timeout = 0.3, retries = 0 })

@@ -574,6 +574,21 @@ function Client:delete_applications(pid, ids, opts)
 end
 
 
+--- Run functions side by side: the requests they make go out together, so two lookups cost
+--- one round trip. `client:together(function() return a() end, function() return b() end)`
+--- returns, in order, each function's results packed ({ n = count, ... }). See
+--- raycai.cml.call.together.
+function Client:together(...)
+  local fns = table.pack(...)
+  for i = 1, fns.n do
+    if type(fns[i]) ~= "function" then
+      error(("bad argument #%d to 'together' (function expected, got %s)"):format(i, type(fns[i])), 2)
+    end
+  end
+  return call.together(self, fns)
+end
+
+
 -- Project files -------------------------------------------------------------------
 
 local function files_path(pid, path)

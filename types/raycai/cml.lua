@@ -255,6 +255,11 @@ function Client:create_applications(pid, bodies, opts) end
 ---@return raycai.cml.Result[] results in the order of ids
 function Client:delete_applications(pid, ids, opts) end
 
+--- Run functions side by side; the requests they make go out together.
+---@param ... fun(): ...
+---@return table[] results each function's results, packed ({ n = count, ... }), in order
+function Client:together(...) end
+
 --- List a project folder (relative to /home/cdsw; "" for the root): { files = {...} }.
 ---@param pid string
 ---@param path string

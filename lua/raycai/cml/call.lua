@@ -292,10 +292,60 @@ function M.run(client, specs, parallel, deadline_at)
 end
 
 
---- Run one call; returns result or nil, err.
+-- Coroutines run by M.together, each mapped to its client: their calls are sent in batches.
+local members = setmetatable({}, { __mode = "k" })
+local BATCH = {}  -- the marker a member yields with its call
+
+
+--- Run one call; returns result or nil, err. Inside M.together the call waits for the other
+--- functions' calls and goes out with them.
 function M.one(client, spec, deadline_at)
+  local co = coroutine.running()
+  if members[co] == client then
+    local res, err = coroutine.yield(BATCH, spec, deadline_at)
+    return res, err
+  end
   local out = M.run(client, { spec }, 1, deadline_at or clock.monotonic() + client.deadline)
   return out[1][1], out[1][2]
+end
+
+
+--- Run the functions fns side by side on one thread: each runs until it makes a call; those
+--- calls go out together (request_many), and each function resumes with its own answer. A
+--- function's calls stay in order; retries and deadlines are per call as usual. Returns an
+--- array, in order, of each function's results packed (table.pack). An error in one function
+--- is raised after the calls already sent have come back, with the others left unfinished.
+function M.together(client, fns)
+  local cos, results, resume = {}, {}, {}
+  for i, fn in ipairs(fns) do
+    cos[i] = coroutine.create(fn)
+    members[cos[i]] = client
+    resume[i] = { n = 0 }
+  end
+  while true do
+    local specs, who, deadline_at = {}, {}, math.huge
+    for i, co in ipairs(cos) do
+      local args = resume[i]
+      if args then
+        resume[i] = nil
+        local r = table.pack(coroutine.resume(co, table.unpack(args, 1, args.n)))
+        if not r[1] then
+          error(r[2], 0)  -- as raised (a table stays a table)
+        elseif coroutine.status(co) == "dead" then
+          results[i] = table.pack(table.unpack(r, 2, r.n))
+        elseif r[2] == BATCH then
+          specs[#specs + 1], who[#who + 1] = r[3], i
+          deadline_at = math.min(deadline_at, r[4] or clock.monotonic() + client.deadline)
+        else
+          error("together: a function yielded outside a CML call", 2)
+        end
+      end
+    end
+    if #specs == 0 then break end
+    local outs = M.run(client, specs, #specs, deadline_at)
+    for k, i in ipairs(who) do resume[i] = { outs[k][1], outs[k][2], n = 2 } end
+  end
+  return results
 end
 
 
