@@ -750,7 +750,9 @@ int luaopen_raycai_http (lua_State *L) {
   luaL_setfuncs(L, batch_meta, 0);
   lua_pop(L, 1);  /* pop batch metatable */
   luaL_newlib(L, http_funcs);
-  lua_pushstring(L, curl_version());
+  /* curl_version() would also ask libldap its version, which loads its config and the SASL
+     plugins (milliseconds at every start); curl_version_info does not */
+  lua_pushfstring(L, "libcurl/%s", curl_version_info(CURLVERSION_NOW)->version);
   lua_setfield(L, -2, "curl_version");
   return 1;
 }

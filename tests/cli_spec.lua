@@ -185,6 +185,15 @@ describe("raycai-run", function()
       assert.matches("the second step could not finish", r.stderr)
     end)
 
+    it("runs later steps' early work while a step waits, and deferred work at the next wait or the end", function()
+      local r = run { FIX .. "early_work.lua" }
+      assert.equal(0, r.code, r.stderr)
+      local lines = {}
+      for line in r.stdout:gmatch("[^\n]+") do lines[#lines + 1] = line end
+      assert.same({ "waits: before idle", "deferred by waits", "uploads: early", "last: early", "waits: after idle",
+                    "uploads: apply finds early", "last: apply", "deferred by uploads" }, lines)
+    end)
+
     it("emits JSON events with --json", function()
       local r = run { "--json", FIX .. "step_fails.lua" }
       assert.equal(1, r.code)

@@ -219,6 +219,18 @@ describe("raycai.cml", function()
       local runs = assert(c:list_job_runs(pid, job.id))
       assert.equal(1, #runs.job_runs)
       assert(c:stop_job_run(pid, job.id, r.id))
+      -- a run is started after a list of the runs (to recognise it after an ambiguous failure),
+      -- unless the caller says the job has none
+      local function requests_of_a_run(opts)
+        local other = assert(c:create_job(pid, { name = "other", script = "app.py", runtime_identifier = runtime }))
+        s:clear_requests()
+        assert(c:create_job_run(pid, other.id, {}, opts))
+        local out = {}
+        for _, q in ipairs(s:requests()) do out[#out + 1] = q.method end
+        return out
+      end
+      assert.same({ "GET", "POST" }, requests_of_a_run())
+      assert.same({ "POST" }, requests_of_a_run { no_runs = true })
       assert(c:delete_job(pid, job.id))
       local gone, err = c:get_job(pid, job.id)
       assert.is_nil(gone)

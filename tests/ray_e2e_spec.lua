@@ -43,6 +43,35 @@ describe("ray recipes against cml-sim", function()
     assert.matches("dashboard: https://gpu%-%x+%-head%.", r.stdout)
   end)
 
+  it("overlaps what does not need to wait: launchers during the setup run, checks and reads beside others", function()
+    assert.equal(0, raycai(s, { GPU }).code)
+    local log = s:requests()
+    local function index(pred, what)
+      for i, q in ipairs(log) do if pred(q) then return i end end
+      error("no request " .. what)
+    end
+    local function upload_of(file)
+      return function(q) return q.method == "POST" and q.path:match("/files$") and q.body:find(file, 1, true) end
+    end
+    local run_created = index(function(q) return q.method == "POST" and q.path:match("/runs$") end, "creating the run")
+    local first_look = index(function(q) return q.method == "GET" and q.path:match("/runs/[%w]+$") end, "of the run")
+    for _, file in ipairs { ".raycai/gpu/head.py", ".raycai/gpu/worker.py" } do
+      local up = index(upload_of(file), "uploading " .. file)
+      assert.is_true(run_created < up and up < first_look, file .. " is uploaded while the setup job runs")
+    end
+    -- the venv check after the run goes out once the head is created, not before
+    local head_created = index(function(q) return q.method == "POST" and q.path:match("/applications$") end, "creating the head")
+    local venv_check = index(function(q) return q.method == "GET" and q.path:match("/files/%.raycai/venvs/") end, "checking the venv")
+    assert.is_true(first_look < head_created and head_created < venv_check)
+    -- the release reads the lock and head.json in one round, then deletes the lock
+    local n = #log
+    local last_round = { log[n - 2].path:match("[^/]+$"), log[n - 1].path:match("[^/]+$") }
+    table.sort(last_round)
+    assert.same({ "head.json:download", "lock.json:download" }, last_round)
+    assert.equal("DELETE", log[n].method)
+    assert.matches("lock%.json$", log[n].path)
+  end)
+
   it("gives GPU workers the GPU runtime and the head none", function()
     assert.equal(0, raycai(s, { GPU }).code)
     local apps = apps_of(s, "raycai-gpu-")

@@ -6,6 +6,8 @@
 --   apply(ctx)   -> true, summary | nil, err     (up, in order)
 --   destroy(ctx) -> true, summary | nil, err     (down, in reverse order)
 --   status(ctx)  -> list of rows { kind, name, role, state, ... } | nil, err
+--   early(ctx)   -> nothing (optional, up only): work that needs nothing from the steps before,
+--                   run while one of them waits (ctx:idle()); apply then finds its result in ctx.state
 -- ctx.params holds the parameter values, ctx.state is shared between the steps of one run.
 local params = require "raycai.params"
 local ui = require "raycai.ui"
@@ -40,7 +42,7 @@ local function check_step(step, i)
   if type(step.name) ~= "string" or step.name == "" then
     user_error(("recipe step %d needs a name"):format(i))
   end
-  for _, fn in ipairs({ "plan", "apply", "destroy", "status" }) do
+  for _, fn in ipairs({ "plan", "apply", "destroy", "status", "early" }) do
     if step[fn] ~= nil and type(step[fn]) ~= "function" then
       user_error(("recipe step '%s': %s must be a function"):format(step.name, fn))
     end
@@ -152,7 +154,8 @@ function M.pending(changes)
 end
 
 
---- Run fn while holding the recipe's lock (hooks.lock), releasing it even after Ctrl-C.
+--- Run fn while holding the recipe's lock (hooks.lock), releasing it even after Ctrl-C. The
+--- release function is told whether fn succeeded.
 local function locked(self, ctx, action, fn)
   local release
   if self.hooks.lock then
@@ -164,7 +167,7 @@ local function locked(self, ctx, action, fn)
   if release then
     local was_interrupted = clock.interrupted()
     clock.clear_interrupt()  -- let the release requests through
-    pcall(release)
+    pcall(release, ok and res and true or false)
     if was_interrupted then clock.raise_interrupt() end
   end
   if not ok then error(res, 0) end
@@ -189,12 +192,16 @@ function Recipe:up(ctx)
     return true
   end
   local ok, err = locked(self, ctx, "up", function()
-    for _, step in ipairs(self:step_list(ctx.params)) do
+    local steps = self:step_list(ctx.params)
+    for i, step in ipairs(steps) do
       if step.apply then
+        ctx.later = { table.unpack(steps, i + 1) }  -- whose early work ctx:idle() may run
         local sok, serr = run_step(step, "apply", ctx)
+        ctx.later = nil
         if not sok then return nil, serr end
       end
     end
+    ctx:idle()  -- deferred work no wait has run yet
     return true
   end)
   if not ok then return nil, err end

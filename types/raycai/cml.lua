@@ -173,9 +173,10 @@ function Client:delete_job(pid, id) end
 ---@param pid string
 ---@param job_id string
 ---@param body? table
+---@param opts? { no_runs?: boolean } no_runs: the job has no runs (just created), skip noting them
 ---@return table? run
 ---@return raycai.cml.Error? err
-function Client:create_job_run(pid, job_id, body) end
+function Client:create_job_run(pid, job_id, body, opts) end
 
 ---@param pid string
 ---@param job_id string

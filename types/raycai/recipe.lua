@@ -36,6 +36,7 @@ local recipe = {}
 ---@field apply? fun(ctx: raycai.Context): true?, string? returns true, summary or nil, err
 ---@field destroy? fun(ctx: raycai.Context): true?, string? returns true, summary or nil, err
 ---@field status? fun(ctx: raycai.Context): raycai.StatusRow[]?, string?
+---@field early? fun(ctx: raycai.Context) up only: work needing nothing from earlier steps, run while one of them waits (ctx:idle()); keep its result in ctx.state for apply, never raise
 
 --- The run of one action: parameter values, options and the state the steps share.
 ---@class raycai.Context
@@ -50,13 +51,22 @@ local Context = {}
 ---@return raycai.cml.Client
 function Context:client() end
 
+--- A step is about to wait: run the deferred work and the `early` work of the later steps
+--- (once each) meanwhile.
+function Context:idle() end
+
+--- Work that need not hold up the next step (a check that can only warn): it runs at the next
+--- ctx:idle(), at the latest when up has applied every step. It must not raise.
+---@param fn fun()
+function Context:defer(fn) end
+
 --- Run fn when the run ends (stop a process, close a connection).
 ---@param fn fun()
 function Context:on_close(fn) end
 
 ---@class raycai.Hooks
 ---@field summary? fun(ctx: raycai.Context) after a successful up
----@field lock? fun(ctx: raycai.Context, action: "up"|"down"): (fun()?), string? returns a release function or nil, err
+---@field lock? fun(ctx: raycai.Context, action: "up"|"down"): (fun(succeeded: boolean)?), string? returns a release function (told whether the action succeeded) or nil, err
 ---@field print_status? fun(ctx: raycai.Context, rows: raycai.StatusRow[]): boolean prints status, returns healthy
 
 --- What recipe.new takes.

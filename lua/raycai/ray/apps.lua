@@ -59,8 +59,20 @@ function M.new_generation()
 end
 
 
+--- The hash of a role's launcher script, computed once per run (not once per worker).
+local function script_hash(st, role)
+  st.script_hashes = st.script_hashes or {}
+  local h = st.script_hashes[role]
+  if not h then
+    h = hash.hex(role == "head" and st.scripts.head or st.scripts.worker)
+    st.script_hashes[role] = h
+  end
+  return h
+end
+
+
 --- The application body for a role ("head" or "worker"), without generation; and its spec hash.
-function M.desired(ctx, st, role, rt, i)
+local function desired(ctx, st, role, rt, i)
   local p = ctx.params
   local r = role == "head" and p.head or p.worker
   local env = {}
@@ -79,9 +91,22 @@ function M.desired(ctx, st, role, rt, i)
     bypass_authentication = p.bypass_authentication,
     environment = env,
   }
-  local spec = hash.of({ body = body, script = hash.hex(role == "head" and st.scripts.head or st.scripts.worker),
-                         venv = st.scripts.fingerprint }, 12)
+  local spec = hash.of({ body = body, script = script_hash(st, role), venv = st.scripts.fingerprint }, 12)
   return body, spec
+end
+
+
+--- desired(), computed once per run and role (and worker index): its inputs do not change
+--- within a run.
+function M.desired(ctx, st, role, rt, i)
+  st.desired = st.desired or {}
+  local key = role .. (i or "")
+  local memo = st.desired[key]
+  if not memo then
+    memo = { desired(ctx, st, role, rt, i) }
+    st.desired[key] = memo
+  end
+  return memo[1], memo[2]
 end
 
 
@@ -187,7 +212,8 @@ function M.wait_running(st, names, timeout, label, opts)
     end
     -- progress (poll fast again) is more applications running, not the first look
     return ready == #names, progressed and ready > 0
-  end, { timeout = timeout, initial = opts.initial, first = opts.first, on_timeout = function()
+  end, { timeout = timeout, initial = opts.initial, first = opts.first, meanwhile = opts.meanwhile,
+         on_timeout = function()
     return ("%s not running after %d s: %s"):format(label, math.floor(timeout), stragglers(names, states))
   end })
   if not ok then return nil, err end

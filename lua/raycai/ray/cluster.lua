@@ -7,6 +7,7 @@ local clock = require "raycai.clock"
 
 local M = {}
 
+local RUNTIMES_NEEDED = { up = true, plan = true }  -- actions whose steps resolve runtimes
 local PROJECT_ID = "^" .. string.rep("[a-z0-9][a-z0-9][a-z0-9][a-z0-9]", 4, "%-") .. "$"
 
 
@@ -130,7 +131,17 @@ function M.prepare(ctx, create)
   -- a plan in this run already looked the project up and found none: create it straight away
   -- (a project created meanwhile by another run answers 409 and is adopted below)
   local project, perr = false, nil
-  if st.project ~= false then project, perr = find_project(client, p.project) end
+  if st.project ~= false then
+    if RUNTIMES_NEEDED[ctx.options.action] and not st.runtime_ids then
+      -- up and plan resolve the runtimes anyway: list them with the project lookup
+      local res = client:together(function() return find_project(client, p.project) end,
+        function() return M.runtimes(ctx) end)
+      project, perr = res[1][1], res[1][2]
+      if not res[2][1] then st.runtime_error = res[2][2] end
+    else
+      project, perr = find_project(client, p.project)
+    end
+  end
   if project == nil then return nil, ("could not look up project %s: %s"):format(p.project, tostring(perr)) end
   if not project and create then
     if p.project:match(PROJECT_ID) then
@@ -167,6 +178,7 @@ end
 function M.runtimes(ctx)
   local st = ctx.state.ray
   if st.runtime_ids then return st.runtime_ids end
+  if st.runtime_error then return nil, st.runtime_error end
   local p = ctx.params
   local candidates, err
   if p.head.runtime == "" and p.worker.runtime == "" and p.head.edition ~= p.worker.edition then

@@ -95,7 +95,7 @@ function M.apply(ctx)
   local settle = head == list[st.names.head] and 0 or poll.SETTLE
   -- on success the second result is the last listing, on failure the error
   local ok, res = apps.wait_running(st, { body.name }, ctx.params.timeouts.head, "head",
-    { initial = settle, first = poll.SETTLE })
+    { initial = settle, first = poll.SETTLE, meanwhile = function() ctx:idle() end })
   if not ok then
     if res == "interrupted" then return nil, res end
     return nil, ("%s; look at the head application's logs in CML (project %s, application %s) and at "

@@ -140,15 +140,35 @@ local function dashboard_url(ctx, st)
 end
 
 
+--- The head's address for the summary, from head.json unless already known. Workers join only
+--- once head.json is written, so after up it is usually there.
+local function read_head_address(st)
+  if not st.head_address and st.generation and st.project and not st.head_json_read then
+    st.head_json_read = true
+    local info = require("raycai.ray.head").head_info(st, st.generation)
+    st.head_address = info and info.address
+  end
+end
+
+
+--- Take the cluster lock; after a successful up, its release reads head.json for the summary
+--- in the same round trip.
+local function lock(ctx, action)
+  local release, err = require("raycai.ray.lock").acquire(ctx, action)
+  if not release then return nil, err end
+  return function(succeeded)
+    local st = ctx.state.ray
+    if action ~= "up" or not succeeded or not st or not st.client then return release() end
+    st.client:together(release, function() read_head_address(st) end)
+  end
+end
+
+
 --- After up: head address, dashboard URL, workers ready.
 local function summary(ctx)
   local st = ctx.state.ray
   if not st then return end
-  if not st.head_address and st.generation and st.project then
-    -- workers join only once head.json is written, so by now it is usually there
-    local info = require("raycai.ray.head").head_info(st, st.generation)
-    st.head_address = info and info.address
-  end
+  read_head_address(st)
   local url = dashboard_url(ctx, st)
   local ready = st.workers_ready or 0
   ui.event("summary", { cluster = ctx.params.cluster, project = st.project and st.project.name,
@@ -206,7 +226,7 @@ function M.recipe(def)
   for _, s in ipairs(def.extra_steps or {}) do steps[#steps + 1] = s end
   local r = recipe.new { name = def.name, doc = def.doc, params = M.params(def.defaults), steps = steps }
   r.hooks.summary = summary
-  r.hooks.lock = function(ctx, action) return require("raycai.ray.lock").acquire(ctx, action) end
+  r.hooks.lock = lock
   r.hooks.print_status = print_status
   return r
 end

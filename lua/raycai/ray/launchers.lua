@@ -41,19 +41,46 @@ function M.plan(ctx)
 end
 
 
+--- Sync both launchers (side by side): the changes made, in targets' order, or nil, err.
+local function write(st)
+  -- in a project this run created the folder holds only our lock and setup script
+  local entries, lerr = {}, nil
+  if not st.fresh then entries, lerr = files.list(st.client, st.project.id, st.names.dir) end
+  if not entries then return nil, lerr end
+  local fns = {}
+  for i, t in ipairs(targets(st)) do
+    fns[i] = function() return files.sync(st.client, st.project.id, t.path, t.text, entries) end
+  end
+  local res = st.client:together(table.unpack(fns))
+  local changes = {}
+  for i, t in ipairs(targets(st)) do
+    if not res[i][1] then return nil, ("could not write %s: %s"):format(t.path, tostring(res[i][2])) end
+    changes[i] = res[i][1]
+  end
+  return changes
+end
+
+
+--- While the setup job runs: write the launchers (they depend on the fingerprint only).
+function M.early(ctx)
+  local st = ctx.state.ray
+  if not (st and st.project and st.scripts) then return end
+  st.launchers_written = table.pack(write(st))
+end
+
+
 function M.apply(ctx)
   local st, err = cluster.prepare(ctx, true)
   if not st then return nil, err end
   local s, serr = setup.scripts(ctx, st)
   if not s then return nil, serr end
-  -- in a project this run created the folder holds only our lock and setup script
-  local entries, lerr = {}, nil
-  if not st.fresh then entries, lerr = files.list(st.client, st.project.id, st.names.dir) end
-  if not entries then return nil, lerr end
+  local done = st.launchers_written or table.pack(write(st))
+  st.launchers_written = nil
+  local changes, werr = done[1], done[2]
+  if not changes then return nil, werr end
   local written = 0
-  for _, t in ipairs(targets(st)) do
-    local change, cerr = files.sync(st.client, st.project.id, t.path, t.text, entries)
-    if not change then return nil, ("could not write %s: %s"):format(t.path, tostring(cerr)) end
+  for i, t in ipairs(targets(st)) do
+    local change = changes[i]
     if change ~= "keep" then
       written = written + 1
       ui.object(change == "create" and "created" or "updated", "file", t.path)
@@ -77,6 +104,6 @@ function M.destroy(ctx)
 end
 
 
-M.step = { name = "write_launchers", plan = M.plan, apply = M.apply, destroy = M.destroy }
+M.step = { name = "write_launchers", plan = M.plan, apply = M.apply, destroy = M.destroy, early = M.early }
 
 return M

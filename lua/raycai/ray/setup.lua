@@ -107,6 +107,7 @@ local function wait_run(ctx, client, pid, run)
     run = r
     return FINISHED[r.status] or false, false
   end, { timeout = ctx.params.timeouts.setup + 60, initial = poll.SETTLE, first = poll.SETTLE,
+         meanwhile = function() ctx:idle() end,  -- the later steps' early work (the launchers)
          on_timeout = function()
     return ("the setup job run %s is still %s after %d s"):format(run.id, last, ctx.params.timeouts.setup)
   end })
@@ -210,7 +211,7 @@ function M.apply(ctx)
   if run then
     ui.info(("waiting for the setup job run %s already in progress"):format(run.id))
   else
-    run, aerr = client:create_job_run(pid, job.id, {})
+    run, aerr = client:create_job_run(pid, job.id, {}, { no_runs = new_job })
     if not run then return nil, ("could not start the setup job %s: %s"):format(job.name, tostring(aerr)) end
     ui.object("created", "job_run", job.name, { id = run.id })
   end
@@ -219,14 +220,16 @@ function M.apply(ctx)
   if run.status ~= "ENGINE_SUCCEEDED" then
     return nil, ("setup job %s run %s ended %s%s"):format(job.name, run.id, run.status, log_tail(client, pid, st))
   end
-  ready, verr = venv_ready(client, pid, s.venv_dir)
-  if ready == nil then return nil, verr end
-  if not ready then
-    ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
-      .. "without exec mode runs no scripts)"):format(s.venv_dir, MARKER))
-    return true, "setup job run " .. run.id .. " succeeded"
-  end
-  return true, "venv " .. s.fingerprint .. " built"
+  -- the job succeeded, so its script wrote the marker as its last act; checking only warns, so
+  -- it need not hold up the head: it runs while the head starts
+  ctx:defer(function()
+    local present = venv_ready(client, pid, s.venv_dir)
+    if present == false then
+      ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
+        .. "without exec mode runs no scripts)"):format(s.venv_dir, MARKER))
+    end
+  end)
+  return true, ("setup job run %s succeeded: venv %s"):format(run.id, s.fingerprint)
 end
 
 

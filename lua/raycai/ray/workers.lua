@@ -96,6 +96,17 @@ function M.plan(ctx)
 end
 
 
+--- While the setup job runs: the workers' bodies and spec hashes (CPU work that would
+--- otherwise sit between the head's start and the first create).
+function M.early(ctx)
+  local st = ctx.state.ray
+  if not (st and st.project and st.scripts) then return end
+  local rt = cluster.runtimes(ctx)
+  if not rt then return end  -- apply reports it
+  for i = 1, ctx.params.workers do apps.desired(ctx, st, "worker", rt, i) end
+end
+
+
 function M.apply(ctx)
   local st, err = cluster.prepare(ctx, true)
   if not st then return nil, err end
@@ -153,7 +164,7 @@ function M.apply(ctx)
   local names = {}
   for i = 1, ctx.params.workers do names[i] = st.names.worker(i) end
   local wok, werr = apps.wait_running(st, names, ctx.params.timeouts.workers, "workers",
-    { initial = settle, first = settle > 0 and poll.SETTLE or nil })
+    { initial = settle, first = settle > 0 and poll.SETTLE or nil, meanwhile = function() ctx:idle() end })
   if not wok then
     if werr == "interrupted" then return nil, werr end
     return nil, werr .. "; the head is up: run up again to replace failed workers, or down to remove the cluster"
@@ -206,6 +217,7 @@ function M.status(ctx)
 end
 
 
-M.step = { name = "start_workers", plan = M.plan, apply = M.apply, destroy = M.destroy, status = M.status }
+M.step = { name = "start_workers", plan = M.plan, apply = M.apply, destroy = M.destroy, status = M.status,
+           early = M.early }
 
 return M
