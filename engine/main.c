@@ -23,6 +23,9 @@
 #ifndef RAYCAI_SHARE_REL
 #define RAYCAI_SHARE_REL "share/raycai"
 #endif
+#ifndef RAYCAI_LIB_REL
+#define RAYCAI_LIB_REL "lib/raycai"
+#endif
 
 int luaopen_cjson_safe (lua_State *L);
 
@@ -74,15 +77,16 @@ static void exe_dir (char *out, size_t size) {
 
 
 /*
-** Push the table require("raycai.host") returns: version, exe_dir, lua_dir, share_dir.
-** The Lua library is found through RAYCAI_LUA_PATH, then <exe>/lua (build tree), then
-** <exe>/../share/raycai/lua (installed).
+** Push the table require("raycai.host") returns: version, exe_dir, lua_dir, share_dir,
+** http_module. The Lua library is found through RAYCAI_LUA_PATH, then <exe>/lua (build tree),
+** then <exe>/../share/raycai/lua (installed); raycai.http at <exe>/lib/raycai/http.so (build
+** tree) or <exe>/../lib/raycai/http.so (installed).
 */
 static void push_host_facts (lua_State *L) {
   char dir[PATH_MAX], cand[PATH_MAX + 64];
   const char *override = getenv("RAYCAI_LUA_PATH");
   exe_dir(dir, sizeof dir);
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   lua_pushstring(L, RAYCAI_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushstring(L, dir);
@@ -90,6 +94,11 @@ static void push_host_facts (lua_State *L) {
   lua_pushstring(L, progname);
   lua_setfield(L, -2, "progname");
   snprintf(cand, sizeof cand, "%s/lua", dir);
+  if (is_dir(cand))  /* build tree */
+    lua_pushfstring(L, "%s/lib/raycai/http.so", dir);
+  else
+    lua_pushfstring(L, "%s/../%s/http.so", dir, RAYCAI_LIB_REL);
+  lua_setfield(L, -2, "http_module");
   if (is_dir(cand))  /* build tree */
     lua_pushstring(L, dir);
   else
@@ -109,7 +118,31 @@ static int host_module (lua_State *L) {
 }
 
 
-/* Register cjson, cjson.safe and raycai.host next to the C primitives. */
+/*
+** package.preload["raycai.http"]: load the module file (upvalue 1: the host facts) with
+** package.loadlib and open it. libcurl comes with it, on the first require only.
+*/
+static int load_http (lua_State *L) {
+  const char *path;
+  lua_getfield(L, lua_upvalueindex(1), "http_module");
+  path = lua_tostring(L, -1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, LUA_LOADLIBNAME);
+  lua_getfield(L, -1, "loadlib");
+  lua_pushstring(L, path);
+  lua_pushliteral(L, "luaopen_raycai_http");
+  lua_call(L, 2, 2);  /* package.loadlib(path, symbol) */
+  if (lua_isnil(L, -2))
+    return luaL_error(L, "cannot load raycai.http from %s: %s (reinstall raycai)", path,
+                      lua_tostring(L, -1));
+  lua_pop(L, 1);  /* pop the nil second result */
+  lua_pushvalue(L, 1);  /* module name */
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+
+/* Register cjson, cjson.safe, raycai.http and raycai.host next to the C primitives. */
 static void preload_host (lua_State *L) {
   raycai_preload(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -118,6 +151,9 @@ static void preload_host (lua_State *L) {
   lua_pushcfunction(L, luaopen_cjson_safe);
   lua_setfield(L, -2, "cjson.safe");
   push_host_facts(L);
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, load_http, 1);
+  lua_setfield(L, -3, "raycai.http");
   lua_pushcclosure(L, host_module, 1);
   lua_setfield(L, -2, "raycai.host");
   lua_pop(L, 1);  /* pop preload table */

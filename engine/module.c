@@ -9,6 +9,10 @@ int luaopen_raycai_core (lua_State *L);
 
 int luaopen_raycai_core (lua_State *L) {
   raycai_preload(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_raycai_http);
+  lua_setfield(L, -2, "raycai.http");
+  lua_pop(L, 1);  /* pop preload table */
   lua_pushboolean(L, 1);
   return 1;
 }

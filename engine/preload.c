@@ -1,5 +1,7 @@
 /*
-** preload.c: registers the C primitives in package.preload (model: Lua's linit.c).
+** preload.c: registers the C primitives in package.preload (model: Lua's linit.c). raycai.http
+** is not among them: the host loads it from its own shared module on first require
+** (main.c), the test module and the fuzzer register it themselves.
 */
 #include "raycai.h"
 
@@ -9,7 +11,6 @@ static const luaL_Reg raycai_modules[] = {
   {"raycai.clock", luaopen_raycai_clock},
   {"raycai.term", luaopen_raycai_term},
   {"raycai.proc", luaopen_raycai_proc},
-  {"raycai.http", luaopen_raycai_http},
   {NULL, NULL}
 };
 

@@ -20,7 +20,7 @@ int luaopen_raycai_term (lua_State *L);      /* raycai.term: output, colours, se
 int luaopen_raycai_proc (lua_State *L);      /* raycai.proc: child processes */
 int luaopen_raycai_http (lua_State *L);      /* raycai.http: libcurl transport */
 
-/* Register every C module above in package.preload. */
+/* Register every C module above but raycai.http in package.preload. */
 void raycai_preload (lua_State *L);
 
 /* SIGINT handling shared by clock (sleep), http (transfers) and the host. */

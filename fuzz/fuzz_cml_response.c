@@ -55,6 +55,8 @@ static void init (void) {
   luaL_openlibs(L);
   raycai_preload(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_raycai_http);
+  lua_setfield(L, -2, "raycai.http");
   lua_pushcfunction(L, luaopen_cjson);
   lua_setfield(L, -2, "cjson");
   lua_pushcfunction(L, luaopen_cjson_safe);

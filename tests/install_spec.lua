@@ -78,7 +78,7 @@ describe("installed raycai", function()
   end
 
   it("installs both programs, the Lua library, recipes, types, man page and completion", function()
-    for _, rel in ipairs({ "bin/raycai-run", "bin/cml-sim", "share/man/man1/raycai-run.1",
+    for _, rel in ipairs({ "bin/raycai-run", "bin/cml-sim", "lib/raycai/http.so", "share/man/man1/raycai-run.1",
                            "share/bash-completion/completions/raycai-run", "share/doc/raycai/LICENSE" }) do
       assert.is_true(fs.exists(fs.join(prefix, rel)), rel .. " is not installed")
     end
@@ -189,7 +189,10 @@ describe("the Debian package", function()
     local listed = {}
     for name in depends:gmatch("([%w.+-]+)[^,]*") do listed[name] = true end
     local needed = owners(fs.join(build, "raycai-run"))
-    for pkg, lib in pairs(owners(fs.join(build, "cml-sim"))) do needed[pkg] = lib end
+    for _, other in ipairs { "cml-sim", "lib/raycai/http.so" } do
+      for pkg, lib in pairs(owners(fs.join(build, other))) do needed[pkg] = lib end
+    end
+    assert.is_not_nil(needed.libcurl4, "raycai.http should link libcurl")
     assert.is_not_nil(needed["liblua5.4-0"], "raycai-run should link liblua5.4")
     assert.is_not_nil(needed["libmicrohttpd12"], "cml-sim should link libmicrohttpd")
     for pkg, lib in pairs(needed) do
@@ -202,7 +205,7 @@ describe("the Debian package", function()
     local listing = ok({ "dpkg-deb", "-c", deb })
     local files = {}
     for path in listing:gmatch("%s%./(%S+)\n") do files[path] = true end
-    for _, want in ipairs({ "usr/bin/raycai-run", "usr/bin/cml-sim", "usr/share/man/man1/raycai-run.1",
+    for _, want in ipairs({ "usr/bin/raycai-run", "usr/bin/cml-sim", "usr/lib/raycai/http.so", "usr/share/man/man1/raycai-run.1",
                             "usr/share/bash-completion/completions/raycai-run" }) do
       assert.is_true(files[want] or false, want .. " is not in the package")
     end
@@ -221,5 +224,19 @@ describe("the Debian package", function()
                                { cwd = dir, env = { RAYCAI_LUA_PATH = false, LD_PRELOAD = os.getenv("LD_PRELOAD") or false } })
     assert.are.equal(0, code, err)
     assert.is_truthy(out:match("\nworkers%s+integer"), out)
+    -- a request loads raycai.http from usr/lib/raycai: the connection is refused, nothing else fails
+    code, out, err = run({ fs.join(root, "usr/bin/raycai-run"), "gpu_cluster.lua", "status" },
+      { cwd = dir, env = { RAYCAI_LUA_PATH = false, CML_HOST = "http://127.0.0.1:1", CML_API_KEY = "k",
+                           CML_RETRY_DEADLINE = "1", LD_PRELOAD = os.getenv("LD_PRELOAD") or false } })
+    assert.are.equal(1, code, out .. err)
+    assert.is_falsy(err:find("cannot load", 1, true), err)
+    assert.is_truthy(err:find("127.0.0.1", 1, true), err)
+  end)
+
+  it("keeps libcurl out of raycai-run itself: only its raycai.http module links it", function()
+    local host = ok({ "readelf", "-d", fs.join(build, "raycai-run") })
+    assert.is_falsy(host:find("libcurl", 1, true), host)
+    local module = ok({ "readelf", "-d", fs.join(build, "lib/raycai/http.so") })
+    assert.is_truthy(module:find("libcurl", 1, true), module)
   end)
 end)

@@ -60,8 +60,10 @@ describe("ray recipes against cml-sim", function()
       assert.is_true(run_created < up and up < first_look, file .. " is uploaded while the setup job runs")
     end
     -- the venv check after the run goes out once the head is created, not before
-    local head_created = index(function(q) return q.method == "POST" and q.path:match("/applications$") end, "creating the head")
-    local venv_check = index(function(q) return q.method == "GET" and q.path:match("/files/%.raycai/venvs/") end, "checking the venv")
+    local head_created = index(function(q) return q.method == "POST" and q.path:match("/applications$") end,
+      "creating the head")
+    local venv_check = index(function(q) return q.method == "GET" and q.path:match("/files/%.raycai/venvs/") end,
+      "checking the venv")
     assert.is_true(first_look < head_created and head_created < venv_check)
     -- the release reads the lock and head.json in one round, then deletes the lock
     local n = #log
