@@ -5,8 +5,10 @@
 ** lua_pcall with a traceback handler. The CLI returns the exit code; an error that escapes it
 ** is a bug and is reported with its traceback.
 */
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,23 +121,24 @@ static int host_module (lua_State *L) {
 
 
 /*
-** package.preload["raycai.http"]: load the module file (upvalue 1: the host facts) with
-** package.loadlib and open it. libcurl comes with it, on the first require only.
+** package.preload["raycai.http"]: load the module file (upvalue 1: the host facts) and open it.
+** libcurl comes with it, on the first require only. dlopen, not package.loadlib: the module is
+** never unloaded (RTLD_NODELETE), since libcurl and OpenSSL leave exit handlers and threads
+** behind that must not outlive their code (lua_close would dlclose a loadlib library).
 */
 static int load_http (lua_State *L) {
   const char *path;
+  void *lib;
+  lua_CFunction open;
   lua_getfield(L, lua_upvalueindex(1), "http_module");
   path = lua_tostring(L, -1);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-  lua_getfield(L, -1, LUA_LOADLIBNAME);
-  lua_getfield(L, -1, "loadlib");
-  lua_pushstring(L, path);
-  lua_pushliteral(L, "luaopen_raycai_http");
-  lua_call(L, 2, 2);  /* package.loadlib(path, symbol) */
-  if (lua_isnil(L, -2))
-    return luaL_error(L, "cannot load raycai.http from %s: %s (reinstall raycai)", path,
-                      lua_tostring(L, -1));
-  lua_pop(L, 1);  /* pop the nil second result */
+  lib = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (lib == NULL)
+    return luaL_error(L, "cannot load raycai.http: %s (reinstall raycai)", dlerror());
+  open = (lua_CFunction)(uintptr_t)dlsym(lib, "luaopen_raycai_http");
+  if (open == NULL)
+    return luaL_error(L, "cannot load raycai.http from %s: %s (reinstall raycai)", path, dlerror());
+  lua_pushcfunction(L, open);
   lua_pushvalue(L, 1);  /* module name */
   lua_call(L, 1, 1);
   return 1;

@@ -28,14 +28,17 @@ function M.plan(ctx)
       if not entries then return nil, err end
     end
   end
-  for _, t in ipairs(targets(st)) do
-    local change = "create"
-    if st.project then
-      local cerr
-      change, cerr = files.compare(st.client, st.project.id, t.path, t.text, entries)
-      if not change then return nil, cerr end
+  local compares = {}  -- both files side by side
+  for i, t in ipairs(targets(st)) do
+    compares[i] = function()
+      if not st.project then return "create" end
+      return files.compare(st.client, st.project.id, t.path, t.text, entries)
     end
-    changes[#changes + 1] = { action = change, kind = "file", name = t.path }
+  end
+  local res = st.client:together(table.unpack(compares))
+  for i, t in ipairs(targets(st)) do
+    if not res[i][1] then return nil, res[i][2] end
+    changes[#changes + 1] = { action = res[i][1], kind = "file", name = t.path }
   end
   return changes
 end

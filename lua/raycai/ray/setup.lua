@@ -133,17 +133,22 @@ function M.plan(ctx)
     return changes
   end
   local pid = st.project.id
-  -- one listing of the cluster folder serves this plan and write_launchers' plan
-  local entries, lerr = files.list(st.client, pid, st.names.dir)
-  if not entries then return nil, lerr end
-  st.plan_entries = entries
-  local fchange, ferr = files.compare(st.client, pid, st.names.files.setup, s.setup, entries)
-  if not fchange then return nil, ferr end
-  changes[#changes + 1] = { action = fchange, kind = "file", name = st.names.files.setup }
   local rt, rerr = cluster.runtimes(ctx)
   if not rt then return nil, rerr end
-  local job, jerr = find_job(st.client, pid, st.names.job)
-  if job == nil then return nil, jerr end
+  -- three independent reads, side by side: the cluster folder (its listing also serves
+  -- write_launchers' plan) and the setup script in it, the job, the venv marker
+  local res = st.client:together(function()
+    local entries, lerr = files.list(st.client, pid, st.names.dir)
+    if not entries then return nil, lerr end
+    st.plan_entries = entries
+    return files.compare(st.client, pid, st.names.files.setup, s.setup, entries)
+  end, function() return find_job(st.client, pid, st.names.job) end,
+  function() return venv_ready(st.client, pid, s.venv_dir) end)
+  local fchange, job, ready = res[1][1], res[2][1], res[3][1]
+  if not fchange then return nil, res[1][2] end
+  if job == nil then return nil, res[2][2] end
+  if ready == nil then return nil, res[3][2] end
+  changes[#changes + 1] = { action = fchange, kind = "file", name = st.names.files.setup }
   local want = desired_job(ctx, st, rt)
   if not job then
     changes[#changes + 1] = { action = "create", kind = "job", name = st.names.job }
@@ -155,8 +160,6 @@ function M.plan(ctx)
     changes[#changes + 1] = { action = #keys > 0 and "update" or "keep", kind = "job", name = st.names.job,
                               detail = #keys > 0 and table.concat(keys, ", ") or nil }
   end
-  local ready, verr = venv_ready(st.client, pid, s.venv_dir)
-  if ready == nil then return nil, verr end
   changes[#changes + 1] = { action = ready and "keep" or "create", kind = "venv", name = s.venv_dir,
                             detail = not ready and "run the setup job" or nil }
   return changes
