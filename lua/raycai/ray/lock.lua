@@ -12,6 +12,8 @@ local cjson = require "cjson.safe"
 
 local M = {}
 
+local RELEASE_MARGIN = 60  -- seconds: a release this close to the expiry reads the lock first
+
 
 local function my_host()
   local f = io.open("/etc/hostname", "r")
@@ -100,6 +102,12 @@ function M.acquire(ctx, action)
     return nil, ("cluster %s is locked: %s"):format(ctx.params.cluster, info and describe(info) or "by another run")
   end
   return function()
+    -- before its expiry nobody takes a lock over (a live run's lock is never stale): it is still
+    -- ours, delete it at once; after, make sure it has not become another run's first
+    if clock.time() < mine.expires - RELEASE_MARGIN then
+      client:delete_file(pid, path)
+      return
+    end
     local cur = read_lock(client, pid, path)
     if cur and cur.token == token then client:delete_file(pid, path) end
   end
