@@ -301,6 +301,28 @@ static int http_new (lua_State *L) {
   } while (0)
 
 
+/* A header name is a token: visible ASCII but no separators such as ':' (RFC 9110). */
+static int header_name_ok (const char *s, size_t n) {
+  if (n == 0)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c <= 32 || c >= 127 || strchr("\"(),/:;<=>?@[\\]{}", c) != NULL)
+      return 0;
+  }
+  return 1;
+}
+
+
+/* A header value must not end the line: no CR, LF or NUL (they would inject headers). */
+static int header_value_ok (const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+      return 0;
+  return 1;
+}
+
+
 /* headers = { [name] = value }: appended to t->headers as "Name: value". */
 static void add_headers (lua_State *L, int req, Transfer *t) {
   int type = lua_getfield(L, req, "headers");
@@ -309,8 +331,16 @@ static void add_headers (lua_State *L, int req, Transfer *t) {
     luaL_argexpected(L, type == LUA_TTABLE, req, "headers table");
     lua_pushnil(L);
     while (lua_next(L, -2) != 0) {
+      size_t nn, vn;
+      const char *name, *value;
       if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "bad request headers (string names and values expected)");
+      name = lua_tolstring(L, -2, &nn);
+      value = lua_tolstring(L, -1, &vn);
+      if (!header_name_ok(name, nn))
+        luaL_error(L, "bad request header name (a token expected: letters, digits, - and such)");
+      if (!header_value_ok(value, vn))  /* never show the value: it may be the API key */
+        luaL_error(L, "bad value of request header %s (contains a line break or NUL)", name);
       lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
       nl = curl_slist_append(t->headers, lua_tostring(L, -1));
       if (nl == NULL)

@@ -98,6 +98,18 @@ describe("raycai.cml", function()
       assert.matches("CML_CA_BUNDLE", err)
     end)
 
+    it("refuses a key with a line break or space inside, without showing it", function()
+      for _, key in ipairs { "abc\ndef-key", "abc def-key", "abc\r\nX-Evil: 1" } do
+        local o, err = cml.config_from_env(env { CML_HOST = "h", CML_API_KEY = key })
+        assert.is_nil(o)
+        assert.matches("CML_API_KEY", err)
+        assert.is_nil(err:find("abc", 1, true))
+        local client, cerr = cml.client { host = "h", api_key = key }
+        assert.is_nil(client)
+        assert.matches("white space or a control character", cerr)
+      end
+    end)
+
     it("registers the key as a secret", function()
       local term = require("raycai.term")
       assert(cml.config_from_env(env { CML_HOST = "h", CML_API_KEY = "env-secret-77" }))

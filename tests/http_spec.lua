@@ -290,6 +290,22 @@ describe("raycai.http", function()
     it("raises on a request without url", function()
       assert.has_error(function() h:request { method = "GET" } end)
     end)
+
+    it("refuses header names that are not tokens and values that would end the line", function()
+      local function send(headers) return pcall(h.request, h, { url = base .. "/echo/x", headers = headers }) end
+      for _, bad in ipairs { { ["X-A: b"] = "v" }, { ["X A"] = "v" }, { [""] = "v" }, { ["X\nY"] = "v" } } do
+        local ok, err = send(bad)
+        assert.is_false(ok)
+        assert.matches("bad request header name", err)
+      end
+      for _, value in ipairs { "secret\r\nX-Evil: 1", "a\nb", "a\0b" } do
+        local ok, err = send { Authorization = value }
+        assert.is_false(ok)
+        assert.matches("bad value of request header Authorization %(contains a line break or NUL%)", err)
+        assert.is_nil(err:find("secret", 1, true))
+      end
+      assert(select(2, send { ["X-Ok_1.a~"] = "tab\tand spaces are fine" }))
+    end)
   end)
 
   describe("request_many()", function()

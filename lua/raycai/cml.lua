@@ -39,6 +39,10 @@ local LISTS = {
 local Client = {}
 Client.__index = Client
 
+-- an API key with a line break or space inside would break (or inject) the Authorization header
+local BAD_KEY = "the API key contains white space or a control character: set CML_API_KEY (or the "
+  .. "file CML_API_KEY_FILE names) to the key alone, as User Settings > API Keys shows it"
+
 local keys = setmetatable({}, { __mode = "k" })  -- client -> API key, off the client table
 local PATHS = {}  -- list method name -> function(path ids) -> path
 
@@ -295,6 +299,9 @@ function M.client(opts)
   end
   if type(key) ~= "string" or key == "" then
     return nil, "no API key: set CML_API_KEY (or CML_API_KEY_FILE) to a key from User Settings > API Keys"
+  end
+  if key:find("[%c%s]") then
+    return nil, BAD_KEY
   end
   term.secret(key)
   host = host:gsub("%s+$", ""):gsub("^%s+", "")
@@ -759,6 +766,9 @@ function M.config_from_env(getenv)
     end
   end
   term.secret(key)
+  if key:find("[%c%s]") then
+    return nil, BAD_KEY
+  end
   local ca = getenv("CML_CA_BUNDLE")
   if ca == "" then
     ca = nil
