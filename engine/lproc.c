@@ -246,6 +246,8 @@ static int proc_spawn (lua_State *L) {
   }
   envp = build_env(L, envidx);
   lua_getfield(L, 1, "cwd");
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+    return luaL_error(L, "bad cwd (string expected, got %s)", luaL_typename(L, -1));
   cwd = lua_tostring(L, -1);
   lua_getfield(L, 1, "new_group");
   new_group = lua_toboolean(L, -1);
