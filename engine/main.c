@@ -34,13 +34,28 @@ int luaopen_cjson_safe (lua_State *L);
 static const char *progname = "raycai-run";
 
 
-/* Print "raycai-run: msg" on stderr, secrets redacted. */
+/* Push msg (a light userdata) with secrets redacted; run protected by report. */
+static int redact_message (lua_State *L) {
+  const char *msg = (const char *)lua_touserdata(L, 1);
+  raycai_push_redacted(L, msg, strlen(msg));
+  return 1;
+}
+
+
+/*
+** Print "raycai-run: msg" on stderr, secrets redacted. This runs after pmain, outside any
+** protected call: the redaction allocates, so it runs under lua_pcall, and a message that
+** cannot be redacted (no memory) is not shown rather than shown with a secret in it.
+*/
 static void report (lua_State *L, const char *msg) {
-  size_t len = strlen(msg);
-  raycai_push_redacted(L, msg, len);
-  fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
+  lua_pushcfunction(L, redact_message);
+  lua_pushlightuserdata(L, (void *)msg);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+    fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
+  else
+    fprintf(stderr, "%s: (error message not shown: not enough memory to redact it)\n", progname);
   fflush(stderr);
-  lua_pop(L, 1);
+  lua_pop(L, 1);  /* pop the redacted message or the pcall's error */
 }
 
 
