@@ -21,6 +21,17 @@ void *xmalloc (size_t n) {
 }
 
 
+/* cJSON_Print(Unformatted), which returns NULL only when out of memory: abort as xmalloc does. */
+char *js_print (const cJSON *v, int formatted) {
+  char *s = formatted ? cJSON_Print(v) : cJSON_PrintUnformatted(v);
+  if (!s) {
+    fputs("cml-sim: out of memory\n", stderr);
+    abort();
+  }
+  return s;
+}
+
+
 char *xstrdup (const char *s) {
   size_t n = strlen(s ? s : "");
   char *p = xmalloc(n + 1);

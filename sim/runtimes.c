@@ -205,7 +205,7 @@ char *env_to_string (const cJSON *v, reply *rp) {
       return NULL;
     }
   }
-  char *s = cJSON_PrintUnformatted(v);
+  char *s = js_print(v, 0);
   cJSON_Delete(parsed);
   return s;
 }

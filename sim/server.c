@@ -91,7 +91,7 @@ void reply_bad_method (reply *rp) {
 
 void reply_json (reply *rp, int status, cJSON *obj) {
   free(rp->body);
-  rp->body = cJSON_PrintUnformatted(obj);
+  rp->body = js_print(obj, 0);
   rp->len = strlen(rp->body);
   rp->status = status;
   rp->ctype = "application/json";

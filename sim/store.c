@@ -157,11 +157,12 @@ void st_save_if_dirty (void) {
   char path[4096], tmp[4096];
   state_path(path, sizeof path, "");
   state_path(tmp, sizeof tmp, ".tmp");
-  char *text = cJSON_Print(root);
+  char *text = js_print(root, 1);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) {
     fprintf(stderr, "cml-sim: cannot write %s: %s\n", tmp, strerror(errno));
     free(text);
+    dirty = 1;  /* not saved: try again after the next request */
     return;
   }
   size_t len = strlen(text), off = 0;
@@ -178,6 +179,7 @@ void st_save_if_dirty (void) {
   if (failed || rename(tmp, path) != 0) {
     fprintf(stderr, "cml-sim: cannot save state to %s\n", path);
     unlink(tmp);
+    dirty = 1;  /* not saved: try again after the next request */
   }
 }
 

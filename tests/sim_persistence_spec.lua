@@ -41,6 +41,24 @@ describe("cml-sim persistence", function()
     s:stop()
   end)
 
+  it("saves a change it could not write at the next request, keeping the last good state meanwhile", function()
+    local s = sim.start { state_dir = dir }
+    s:new_project("first")
+    local good = assert(read(dir .. "/state.json"))
+    -- a folder where the temporary file goes makes the next save fail
+    assert(os.execute("mkdir '" .. dir .. "/state.json.tmp'"))
+    s:new_project("second")
+    assert.equal(good, read(dir .. "/state.json"))
+    assert.matches("cannot write", s:stderr())
+    assert(os.execute("rmdir '" .. dir .. "/state.json.tmp'"))
+    s:api("GET", "projects")  -- a read: nothing new to save but the change that failed
+    local names = {}
+    for _, p in ipairs(cjson.decode((assert(read(dir .. "/state.json")))).projects) do names[#names + 1] = p.name end
+    table.sort(names)
+    assert.same({ "first", "second" }, names)
+    s:stop()
+  end)
+
   it("knows projects, files, applications, jobs and runs after a restart", function()
     local s = sim.start { state_dir = dir, delays = { app_start = 20, job_scheduling = 10, job_starting = 10,
                                                       job_running = 10 } }
