@@ -54,16 +54,6 @@ static void copy_opt_str (cJSON *dst, const cJSON *src, const char *k, const cha
 }
 
 
-static cJSON *str_array (const cJSON *src) {
-  cJSON *out = cJSON_CreateArray();
-  const cJSON *e;
-  cJSON_ArrayForEach(e, src) {
-    if (cJSON_IsString(e)) cJSON_AddItemToArray(out, cJSON_CreateString(e->valuestring));
-  }
-  return out;
-}
-
-
 static void create_app (const request *rq, reply *rp, cJSON *project) {
   cJSON *body = req_json(rq, rp);
   if (!body) return;
@@ -85,7 +75,7 @@ static void create_app (const request *rq, reply *rp, cJSON *project) {
   js_set_str(a, "status", "APPLICATION_STARTING");
   js_set_bool(a, "bypass_authentication", js_bool(body, "bypass_authentication", 0));
   js_set(a, "runtime_addon_identifiers",
-         str_array(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")));
+         js_string_array(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")));
   js_set_bool(a, "cdv_app", js_bool(body, "cdv_app", 0));
   cJSON_AddItemToArray(st_list("applications"), a);
   app_begin_start(a);
@@ -120,7 +110,7 @@ static void update_app (const request *rq, reply *rp, cJSON *project, cJSON *a) 
     js_set_bool(a, "bypass_authentication", js_bool(body, "bypass_authentication", 0));
   if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")))
     js_set(a, "runtime_addon_identifiers",
-           str_array(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")));
+           js_string_array(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")));
   workload_update(rp, a, name, &w, env);
 done:
   free(env);

@@ -92,9 +92,8 @@ static void create_job (const request *rq, reply *rp, cJSON *project) {
   snprintf(num, sizeof num, "%.0f", js_num(body, "timeout", 0));
   js_set_str(j, "timeout", num);
   js_set_str(j, "timezone", js_str(body, "timezone") ? js_str(body, "timezone") : "America/Los_Angeles");
-  cJSON *addons = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers"), 1);
-  js_set(j, "runtime_addon_identifiers", cJSON_IsArray(addons) ? addons : cJSON_CreateArray());
-  if (!cJSON_IsArray(addons)) cJSON_Delete(addons);
+  js_set(j, "runtime_addon_identifiers",
+         js_string_array(cJSON_GetObjectItemCaseSensitive(body, "runtime_addon_identifiers")));
   js_set_bool(j, "kill_on_timeout", js_bool(body, "kill_on_timeout", 0));
   js_set(j, "project", short_project(project));
   js_set(j, "owner", js_short_user());

@@ -21,6 +21,17 @@ void *xmalloc (size_t n) {
 }
 
 
+/* A new array of the strings of src (an array; other items and a non-array give none). */
+cJSON *js_string_array (const cJSON *src) {
+  cJSON *out = cJSON_CreateArray();
+  const cJSON *e;
+  cJSON_ArrayForEach(e, src) {
+    if (cJSON_IsString(e)) cJSON_AddItemToArray(out, cJSON_CreateString(e->valuestring));
+  }
+  return out;
+}
+
+
 /* cJSON_Print(Unformatted), which returns NULL only when out of memory: abort as xmalloc does. */
 char *js_print (const cJSON *v, int formatted) {
   char *s = formatted ? cJSON_Print(v) : cJSON_PrintUnformatted(v);

@@ -233,10 +233,15 @@ int workload_read_update (reply *rp, const cJSON *project, const cJSON *body, co
   w->cpu = js_num(body, "cpu", js_num(obj, "cpu", 1));
   w->mem = js_num(body, "memory", js_num(obj, "memory", 1));
   w->gpu = js_num(body, "nvidia_gpu", js_num(obj, "nvidia_gpu", 0));
+  const char *engine = js_str(project, "default_engine_type");
+  int legacy = engine && strcmp(engine, "legacy_engine") == 0;
   if ((w->script && *w->script && check_script(rp, project, w->script)) ||
       (w->runtime && *w->runtime && check_runtime(rp, project, w->runtime, NULL)) ||
+      (legacy && w->kernel && *w->kernel && check_runtime(rp, project, NULL, w->kernel)) ||
       check_resources(rp, w->cpu, w->mem, w->gpu))
     return -1;
+  /* as on create: the kernel is a legacy engine's; a runtime project keeps it blank */
+  if (!legacy || (w->kernel && !*w->kernel)) w->kernel = NULL;
   return 0;
 }
 

@@ -58,7 +58,8 @@ char *sb_take (sbuf *b);            /* NUL-terminated, caller frees; b is reset 
 char *read_whole_file (const char *path, size_t *len);
 char *xstrdup (const char *s);
 void *xmalloc (size_t n);
-char *js_print (const cJSON *v, int formatted);      /* never NULL (aborts when out of memory) */
+char *js_print (const cJSON *v, int formatted);
+cJSON *js_string_array (const cJSON *src);         /* the strings of an array, as a new array */      /* never NULL (aborts when out of memory) */
 
 const char *js_str (const cJSON *o, const char *k);   /* NULL unless a string */
 double js_num (const cJSON *o, const char *k, double dflt);

@@ -108,6 +108,26 @@ describe("cml-sim applications", function()
     assert.same({ C = "d" }, cjson.decode(u.environment))
   end)
 
+  it("keeps the kernel blank in a runtime project and checks it in a legacy engine project", function()
+    local a = create("kernel-rt")
+    local status, u = s:api("PATCH", base .. "/" .. a.id, { kernel = "python3" })
+    assert.equal(200, status, cjson.encode(u))
+    assert.equal("", u.kernel)
+    local legacy = s:new_project("apps-legacy", { ["app.py"] = "print(1)\n" },
+      { default_project_engine_type = "legacy_engine" }).id
+    local lbase = "projects/" .. legacy .. "/applications"
+    local l
+    status, l = s:api("POST", lbase, { name = "old", subdomain = "kernel-old", script = "app.py", kernel = "python3" })
+    assert.equal(200, status, cjson.encode(l))
+    assert.equal("python3", l.kernel)
+    status, u = s:api("PATCH", lbase .. "/" .. l.id, { kernel = "cobol" })
+    assert.equal(400, status)
+    assert.equal("invalid kernel 'cobol': use python3, python2, r or scala", u.message)
+    status, u = s:api("PATCH", lbase .. "/" .. l.id, { kernel = "r" })
+    assert.equal(200, status, cjson.encode(u))
+    assert.equal("r", u.kernel)
+  end)
+
   it("rejects a subdomain that is not a DNS label", function()
     for _, sub in ipairs { "Upper", "under_score", "-lead", "trail-", "dou--ble", "", "dot.ted" } do
       local status, b = s:api("POST", base, body("x", { subdomain = sub }))

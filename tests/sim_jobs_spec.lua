@@ -60,6 +60,12 @@ describe("cml-sim jobs", function()
     local status, g = s:api("GET", base .. "/" .. j.id)
     assert.equal(200, status)
     assert.equal(j.id, g.id)
+    assert.same({}, j.runtime_addon_identifiers)
+  end)
+
+  it("keeps the strings of runtime_addon_identifiers, as for applications", function()
+    local j = create("addons", { runtime_addon_identifiers = { "hadoop-cli", 7, { x = 1 }, "spark" } })
+    assert.same({ "hadoop-cli", "spark" }, j.runtime_addon_identifiers)
   end)
 
   it("validates name, script and runtime like applications", function()
