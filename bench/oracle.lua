@@ -98,7 +98,7 @@ function M.run(s, n, d, parallel, runtime)
     end
     local rounds = math.ceil(n / parallel)
     await(t_w + (rounds - 1) * L + d.app_start / 1000, function()
-      local list = call("GET", "/projects/" .. pid .. "/applications?page_size=1000")
+      local list = call("GET", "/projects/" .. pid .. "/applications?page_size=" .. (n + 1))
       local running = 0
       for _, a in ipairs(list.applications) do
         if a.status == "APPLICATION_RUNNING" then running = running + 1 end
