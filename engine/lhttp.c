@@ -56,6 +56,8 @@ typedef struct Transfer {
   int attached;          /* added to the multi handle */
   int done;
   CURLcode result;
+  long status;           /* HTTP status and total time, kept when the easy handle is freed */
+  double total;
   char errbuf[CURL_ERROR_SIZE];
 } Transfer;
 
@@ -148,6 +150,29 @@ static void transfer_free (CURLM *multi, Transfer *t) {
   t->mime = NULL;
   buf_free(&t->body);
   buf_free(&t->head);
+}
+
+
+/*
+** A transfer has finished: keep its outcome, status and time, then free its easy handle (and
+** the download buffer curl keeps in it), header list and form right away, so a batch of N
+** holds at most `parallel` handles' worth of memory at a time, plus the response bytes.
+*/
+static void transfer_finish (CURLM *multi, Transfer *t, CURLcode result) {
+  t->result = result;
+  t->done = 1;
+  if (curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status) != CURLE_OK)
+    t->status = 0;
+  if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &t->total) != CURLE_OK)
+    t->total = 0;
+  curl_multi_remove_handle(multi, t->easy);
+  t->attached = 0;
+  curl_easy_cleanup(t->easy);
+  t->easy = NULL;
+  curl_slist_free_all(t->headers);
+  t->headers = NULL;
+  curl_mime_free(t->mime);
+  t->mime = NULL;
 }
 
 
@@ -526,10 +551,7 @@ static void run_batch (Batch *b, int parallel) {
       t = (Transfer *)(void *)priv;
       if (!t->attached)
         continue;
-      t->result = msg->data.result;
-      t->done = 1;
-      curl_multi_remove_handle(b->multi, t->easy);
-      t->attached = 0;
+      transfer_finish(b->multi, t, msg->data.result);  /* msg is invalid from here on */
       active--;
       finished++;
     }
@@ -652,25 +674,19 @@ static void push_headers (lua_State *L, const Buf *h) {
 
 /* Push res table, or nil + err table; returns the number of values pushed (1 or 2). */
 static int push_result (lua_State *L, Client *c, Transfer *t) {
-  long status = 0;
-  double total = 0;
   if (t->result != CURLE_OK || t->body.overflow || t->body.oom || t->head.oom) {
     luaL_pushfail(L);
     push_error(L, c, t);
     return 2;
   }
-  if (curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
-    status = 0;
-  if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &total) != CURLE_OK)
-    total = 0;
   lua_createtable(L, 0, 4);
-  lua_pushinteger(L, status);
+  lua_pushinteger(L, t->status);
   lua_setfield(L, -2, "status");
   push_headers(L, &t->head);
   lua_setfield(L, -2, "headers");
   lua_pushlstring(L, t->body.data != NULL ? t->body.data : "", t->body.len);
   lua_setfield(L, -2, "body");
-  lua_pushnumber(L, total);
+  lua_pushnumber(L, t->total);
   lua_setfield(L, -2, "time");
   return 1;
 }
