@@ -28,6 +28,7 @@ describe("bad input", function()
       assert.matches(p, lines[1])
     end
     assert.same({}, s:requests())
+    return r
   end
 
   describe("recipes", function()
@@ -118,6 +119,19 @@ describe("bad input", function()
     it("an empty key file says so", function()
       local f = os.tmpname()
       refused({ GPU }, "is empty; put the API key in it", { CML_API_KEY = false, CML_API_KEY_FILE = f })
+      os.remove(f)
+    end)
+
+    it("a key with a line break inside (a pasted key file) names CML_API_KEY and is not shown", function()
+      local r = refused({ GPU }, { "API key contains white space or a control character", "CML_API_KEY" },
+        { CML_API_KEY = "part-one-of-the-key\nX-Injected: yes" })
+      assert.is_nil((r.stdout .. r.stderr):find("part-one", 1, true))
+      local f = os.tmpname()
+      local h = assert(io.open(f, "w"))
+      h:write("part-one-of-the-key part-two\n")
+      h:close()
+      r = refused({ GPU }, "CML_API_KEY_FILE", { CML_API_KEY = false, CML_API_KEY_FILE = f })
+      assert.is_nil((r.stdout .. r.stderr):find("part-one", 1, true))
       os.remove(f)
     end)
 
