@@ -30,13 +30,14 @@ local ok, err = pcall(function()
   local prev = t0
   local burst
   for _, r in ipairs(s:requests()) do
-    local what = r.method .. " " .. r.path:gsub("^/api/v2/projects/[^/]+", "P") .. (r.query ~= "" and ("?" .. r.query:sub(1, 60)) or "")
-    if r.method == "POST" and r.path:match("/applications$") and burst then
-      burst.count = burst.count + 1
-    else
-      if r.method == "POST" and r.path:match("/applications$") then burst = { count = 1 } else burst = nil end
-      print(("%7.0f %+6.0f  %s%s"):format(r.at_ms - t0, r.at_ms - prev, what, burst and " (first of a burst)" or ""))
+    local what = r.method .. " " .. r.path:gsub("^/api/v2/projects/[^/]+", "P")
+      .. (r.query ~= "" and ("?" .. r.query:sub(1, 60)) or "")
+    local create = r.method == "POST" and r.path:match("/applications$") ~= nil
+    if not (create and burst) then  -- of a run of application creates, only the first is shown
+      print(("%7.0f %+6.0f  %s%s"):format(r.at_ms - t0, r.at_ms - prev, what,
+        create and " (first of a run of creates)" or ""))
     end
+    burst = create
     prev = r.at_ms
   end
   print(("%7.0f          exit (wall %.2f s, critical %.2f s, ratio %.3f)"):format(t1 - t0, (t1 - t0) / 1000,

@@ -24,7 +24,7 @@ endforeach()
 # Lua style: no globals, no unused values (Debian's lua-check).
 find_program(LUACHECK NAMES luacheck)
 if(LUACHECK)
-  add_test(NAME luacheck COMMAND "${LUACHECK}" --no-color -q lua recipes tests)
+  add_test(NAME luacheck COMMAND "${LUACHECK}" --no-color -q lua recipes tests bench)
   set_tests_properties(luacheck PROPERTIES WORKING_DIRECTORY "${CMAKE_SOURCE_DIR}")
 endif()
 
