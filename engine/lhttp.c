@@ -136,7 +136,9 @@ static int on_progress (void *ud, curl_off_t dltotal, curl_off_t dlnow,
 
 /* ------------------------------------------------------------------ batch */
 
-static void transfer_free (CURLM *multi, Transfer *t) {
+/* Free the curl side of a transfer (idempotent): its easy handle, taken off the multi handle
+   first, its header list and its form. */
+static void transfer_drop_curl (CURLM *multi, Transfer *t) {
   if (t->easy != NULL) {
     if (t->attached && multi != NULL)
       curl_multi_remove_handle(multi, t->easy);
@@ -148,6 +150,12 @@ static void transfer_free (CURLM *multi, Transfer *t) {
   t->headers = NULL;
   curl_mime_free(t->mime);
   t->mime = NULL;
+}
+
+
+/* Free everything a transfer holds (idempotent). */
+static void transfer_free (CURLM *multi, Transfer *t) {
+  transfer_drop_curl(multi, t);
   buf_free(&t->body);
   buf_free(&t->head);
 }
@@ -165,14 +173,7 @@ static void transfer_finish (CURLM *multi, Transfer *t, CURLcode result) {
     t->status = 0;
   if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &t->total) != CURLE_OK)
     t->total = 0;
-  curl_multi_remove_handle(multi, t->easy);
-  t->attached = 0;
-  curl_easy_cleanup(t->easy);
-  t->easy = NULL;
-  curl_slist_free_all(t->headers);
-  t->headers = NULL;
-  curl_mime_free(t->mime);
-  t->mime = NULL;
+  transfer_drop_curl(multi, t);
 }
 
 
