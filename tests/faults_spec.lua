@@ -157,6 +157,28 @@ describe("fault matrix", function()
     down_leaves_nothing(s)
   end)
 
+  it("7b. a failed setup job of a running cluster leaves its launchers as they were", function()
+    assert.equal(0, raycai(s, { GPU }).code)
+    local pid = s:state().projects[1].id
+    local function launchers()
+      local _, _, head = s:api("POST", "projects/" .. pid .. "/files/.raycai/gpu/head.py:download")
+      local _, _, worker = s:api("POST", "projects/" .. pid .. "/files/.raycai/gpu/worker.py:download")
+      assert.matches("venv", head)
+      return { head, worker }
+    end
+    local before = launchers()
+    -- new packages: a new venv, new launchers; its setup run fails
+    s:control("POST", "/_sim/fail_job", { name = "raycai-gpu-setup" })
+    local r = raycai(s, { "--set", "ray.packages=torch==2.5.1", GPU })
+    assert.equal(1, r.code)
+    assert.matches("ended ENGINE_FAILED", r.stderr)
+    assert.same(before, launchers())
+    r = raycai(s, { "--set", "ray.packages=torch==2.5.1", GPU })
+    assert.equal(0, r.code, r.stderr)
+    assert.are_not.same(before, launchers())
+    down_leaves_nothing(s)
+  end)
+
   it("8. an exceeded GPU quota: exit 1 naming the quota, no half-created batch left", function()
     s:control("POST", "/_sim/quota", { gpu = 2 })
     local r = raycai(s, { "--set", "workers=4", GPU })
