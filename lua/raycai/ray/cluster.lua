@@ -143,6 +143,8 @@ function M.prepare(ctx, create)
     end
   end
   if project == nil then return nil, ("could not look up project %s: %s"):format(p.project, tostring(perr)) end
+  -- a runtime that cannot be resolved fails the run anyway: before creating anything
+  if not project and create and st.runtime_error then return nil, st.runtime_error end
   if not project and create then
     if p.project:match(PROJECT_ID) then
       return nil, ("project %s does not exist; give a project name to create one"):format(p.project)
