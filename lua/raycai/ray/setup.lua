@@ -126,6 +126,9 @@ function M.plan(ctx)
   end
   local s, serr = M.scripts(ctx, st)
   if not s then return nil, serr end
+  -- listed with the project lookup: a runtime the workspace lacks fails the plan, project or not
+  local rt, rerr = cluster.runtimes(ctx)
+  if not rt then return nil, rerr end
   if not st.project then
     changes[#changes + 1] = { action = "create", kind = "file", name = st.names.files.setup }
     changes[#changes + 1] = { action = "create", kind = "job", name = st.names.job }
@@ -133,8 +136,6 @@ function M.plan(ctx)
     return changes
   end
   local pid = st.project.id
-  local rt, rerr = cluster.runtimes(ctx)
-  if not rt then return nil, rerr end
   -- three independent reads, side by side: the cluster folder (its listing also serves
   -- write_launchers' plan) and the setup script in it, the job, the venv marker
   local res = st.client:together(function()
