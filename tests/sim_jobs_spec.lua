@@ -87,8 +87,13 @@ describe("cml-sim jobs", function()
     assert.equal("60", u.timeout)
     assert.equal("other.py", u.script)
     assert.same({ E = "f" }, cjson.decode(u.environment))
+    local r = start_run(j)
     assert.equal(200, (s:api("DELETE", base .. "/" .. j.id)))
     assert.equal(404, (s:api("GET", base .. "/" .. j.id)))
+    -- its runs go with it
+    for _, o in ipairs(s:state().runs) do
+      assert.are_not.equal(j.id, o.job_id, r.id)
+    end
   end)
 
   it("runs SCHEDULING → STARTING → RUNNING → SUCCEEDED with timestamps", function()
@@ -188,8 +193,18 @@ describe("cml-sim jobs", function()
   it("lists jobs of a project and of every project", function()
     local _, l = s:api("GET", base .. sim.query { search_filter = { name = "happy" } })
     assert.equal(1, #l.jobs)
+    local other = s:new_project("jobs-elsewhere", { ["job.py"] = "print(3)\n" }).id
+    local status, far = s:api("POST", "projects/" .. other .. "/jobs",
+      { name = "far", script = "job.py", runtime_identifier = sim.RUNTIME })
+    assert.equal(200, status, cjson.encode(far))
+    local _, mine = s:api("GET", base .. "?page_size=100")
+    assert.is_nil(cjson.encode(mine.jobs):find(far.id, 1, true))
     local _, all = s:api("GET", "jobs?page_size=100")
-    assert.is_true(#all.jobs >= #l.jobs)
+    local ids = {}
+    for _, j in ipairs(all.jobs) do ids[j.id] = true end
+    assert.is_true(ids[l.jobs[1].id])
+    assert.is_true(ids[far.id])
+    assert.equal(#mine.jobs + 1, #all.jobs)
   end)
 
   it("answers 404 for unknown jobs and runs", function()

@@ -95,11 +95,25 @@ describe("cml-sim projects", function()
     local st = s:api("POST", "projects/" .. p.id .. "/applications",
       { name = "a", subdomain = "doomed-a", script = "app.py", runtime_identifier = sim.RUNTIME })
     assert.equal(200, st)
+    local jst, j = s:api("POST", "projects/" .. p.id .. "/jobs",
+      { name = "j", script = "app.py", runtime_identifier = sim.RUNTIME })
+    assert.equal(200, jst, cjson.encode(j))
+    assert.equal(200, (s:api("POST", "projects/" .. p.id .. "/jobs/" .. j.id .. "/runs", {})))
     local status, body = s:api("DELETE", "projects/" .. p.id)
     assert.equal(200, status)
     assert.same({}, body)
     assert.equal(404, (s:api("GET", "projects/" .. p.id)))
     assert.equal(404, (s:api("GET", "projects/" .. p.id .. "/files/")))
+    -- nothing of the project is left: ListAllJobs does not show its job, the store has no
+    -- application, job or run of it
+    local _, all = s:api("GET", "jobs?page_size=100")
+    for _, other in ipairs(all.jobs) do assert.are_not.equal(j.id, other.id) end
+    local state = s:state()
+    for _, kind in ipairs { "applications", "jobs", "runs" } do
+      for _, o in ipairs(state[kind]) do
+        assert.are_not.equal(p.id, o._project_id or o.project_id, kind)
+      end
+    end
     -- the subdomain is free again
     local q = s:new_project("reborn", { ["app.py"] = "print(1)\n" })
     assert.equal(200, (s:api("POST", "projects/" .. q.id .. "/applications",
