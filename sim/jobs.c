@@ -170,21 +170,6 @@ void h_all_jobs (const request *rq, reply *rp) {
 }
 
 
-static void delete_job (cJSON *j) {
-  const char *id = js_str(j, "id");
-  cJSON *o = st_list("runs")->child;
-  while (o) {
-    cJSON *next = o->next;
-    if (strcmp(js_str(o, "job_id"), id) == 0) {
-      end_process(o);
-      st_remove("runs", o);
-    }
-    o = next;
-  }
-  st_remove("jobs", j);
-}
-
-
 void h_jobs (const request *rq, reply *rp, cJSON *project, char **seg, int nseg) {
   const char *m = rq->method;
   const char *pid = js_str(project, "id");
@@ -210,7 +195,8 @@ void h_jobs (const request *rq, reply *rp, cJSON *project, char **seg, int nseg)
   } else if (strcmp(m, "PATCH") == 0) {
     update_job(rq, rp, project, j);
   } else if (strcmp(m, "DELETE") == 0) {
-    delete_job(j);
+    st_remove_where("runs", "job_id", js_str(j, "id"));
+    st_remove("jobs", j);
     reply_json(rp, 200, cJSON_CreateObject());
   } else {
     reply_bad_method(rp);

@@ -155,34 +155,6 @@ done:
 }
 
 
-void project_delete_children (const char *project_id) {
-  cJSON *o = st_list("applications")->child;
-  while (o) {
-    cJSON *next = o->next;
-    if (strcmp(js_str(o, "_project_id"), project_id) == 0) {
-      end_process(o);
-      st_remove("applications", o);
-    }
-    o = next;
-  }
-  o = st_list("runs")->child;
-  while (o) {
-    cJSON *next = o->next;
-    if (strcmp(js_str(o, "project_id"), project_id) == 0) {
-      end_process(o);
-      st_remove("runs", o);
-    }
-    o = next;
-  }
-  o = st_list("jobs")->child;
-  while (o) {
-    cJSON *next = o->next;
-    if (strcmp(js_str(o, "_project_id"), project_id) == 0) st_remove("jobs", o);
-    o = next;
-  }
-}
-
-
 static void list_projects (const request *rq, reply *rp) {
   static const char *const fkeys[] = { "creator.email", "creator.name", "creator.username",
                                        "description", "name", "owner.email", "owner.name",
@@ -215,8 +187,11 @@ void h_projects (const request *rq, reply *rp, char **seg, int nseg) {
       update_project(rq, rp, p);
     } else if (strcmp(m, "DELETE") == 0) {
       char dir[4096];
-      project_delete_children(js_str(p, "id"));
-      project_dir(js_str(p, "id"), dir, sizeof dir);
+      const char *id = js_str(p, "id");
+      st_remove_where("applications", "_project_id", id);
+      st_remove_where("runs", "project_id", id);
+      st_remove_where("jobs", "_project_id", id);
+      project_dir(id, dir, sizeof dir);
       rm_tree(dir);
       st_remove("projects", p);
       reply_json(rp, 200, cJSON_CreateObject());

@@ -84,6 +84,8 @@ cJSON *st_list (const char *kind);       /* "projects", "applications", "jobs", 
 cJSON *st_find (const char *kind, const char *id);
 cJSON *st_find_in (const char *kind, const char *project_id, const char *id);
 void st_remove (const char *kind, cJSON *obj);
+/* Remove every <kind> object whose string field key equals value, ending its process first. */
+void st_remove_where (const char *kind, const char *key, const char *value);
 void st_dirty (void);
 void st_save_if_dirty (void);
 int st_load (void);                      /* 0 ok (or nothing to load), -1 error (message printed) */
@@ -173,9 +175,6 @@ cJSON *workload_create (const cJSON *project, const cJSON *body, const char *nam
                         const workload *w, const char *env);
 /* Update: store what the body gave (name and env may be NULL), bump updated_at, reply with obj. */
 void workload_update (reply *rp, cJSON *obj, const char *name, const workload *w, const char *env);
-
-/* projects.c */
-void project_delete_children (const char *project_id);
 
 /* listing.c: search_filter, sort, pagination over an array of store objects. */
 typedef struct {

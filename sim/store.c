@@ -57,6 +57,20 @@ void st_remove (const char *kind, cJSON *obj) {
 }
 
 
+void st_remove_where (const char *kind, const char *key, const char *value) {
+  cJSON *o = st_list(kind)->child;
+  while (o) {
+    cJSON *next = o->next;
+    const char *v = js_str(o, key);
+    if (v && strcmp(v, value) == 0) {
+      end_process(o);
+      st_remove(kind, o);
+    }
+    o = next;
+  }
+}
+
+
 void st_dirty (void) {
   dirty = 1;
 }
