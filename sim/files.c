@@ -59,21 +59,18 @@ static int clean_rel (char *p) {
 }
 
 
+/* The folders a file's path needs. */
 static int mkdirs_for (const char *file) {
-  char tmp[8192];
-  snprintf(tmp, sizeof tmp, "%s", file);
-  char *slash = strrchr(tmp, '/');
+  const char *slash = strrchr(file, '/');
+  char dir[4096];
   if (!slash) return 0;
-  *slash = '\0';
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
+  if ((size_t)(slash - file) >= sizeof dir) {
+    errno = ENAMETOOLONG;
+    return -1;
   }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-  return 0;
+  memcpy(dir, file, (size_t)(slash - file));
+  dir[slash - file] = '\0';
+  return mkdir_p(dir);
 }
 
 

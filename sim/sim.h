@@ -97,6 +97,8 @@ void new_alnum (char *out, int n);       /* n chars + NUL */
 double now_ms (void);                    /* wall clock, ms */
 void iso_time (double ms, char out[40]);
 void now_iso (char out[40]);
+/* mkdir -p (mode 0755): 0 ok, -1 with errno set. */
+int mkdir_p (const char *path);
 /* The project's home folder (stands for /home/cdsw); created on demand. */
 int project_dir (const char *project_id, char *out, size_t n);
 int logs_dir (char *out, size_t n);

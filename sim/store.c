@@ -132,9 +132,12 @@ void now_iso (char out[40]) {
 }
 
 
-static int mkdir_p (const char *path) {
+int mkdir_p (const char *path) {
   char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s", path);
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
   for (char *p = tmp + 1; *p; p++) {
     if (*p == '/') {
       *p = '\0';
