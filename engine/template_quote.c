@@ -55,21 +55,20 @@ size_t tq_utf8_decode (const unsigned char *s, size_t n, unsigned long *cp) {
 }
 
 
-/* True for the printable ASCII bytes a Python literal '...' can hold as they are. */
-static int py_plain (unsigned char c) {
-  return c >= 0x20 && c < 0x7F && c != '\\' && c != '\'';
-}
-
-
-int tq_py_string (luaL_Buffer *b, const char *s, size_t len, size_t *bad) {
+/*
+** Append s[0..len) between the quotes q: printable ASCII but q and the backslash as it is, every
+** other character (strictly validated UTF-8) through escape. 0, or -1 with *bad = the offset of
+** the first invalid sequence. The one loop behind | py and | json.
+*/
+static int quote_utf8 (luaL_Buffer *b, const char *s, size_t len, size_t *bad, char q,
+                       void (*escape) (luaL_Buffer *, unsigned long)) {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0;
-  luaL_addchar(b, '\'');
+  luaL_addchar(b, q);
   while (i < len) {
     size_t j = i, n;
     unsigned long cp;
-    char esc[24];
-    while (j < len && py_plain(u[j]))
+    while (j < len && u[j] >= 0x20 && u[j] < 0x7F && u[j] != (unsigned char)q && u[j] != '\\')
       j++;
     if (j > i) {
       luaL_addlstring(b, s + i, j - i);
@@ -81,25 +80,37 @@ int tq_py_string (luaL_Buffer *b, const char *s, size_t len, size_t *bad) {
       *bad = i;
       return -1;
     }
-    switch (cp) {
-      case '\\': luaL_addstring(b, "\\\\"); break;
-      case '\'': luaL_addstring(b, "\\'"); break;
-      case '\n': luaL_addstring(b, "\\n"); break;
-      case '\r': luaL_addstring(b, "\\r"); break;
-      case '\t': luaL_addstring(b, "\\t"); break;
-      default:
-        if (cp < 0x80)
-          snprintf(esc, sizeof esc, "\\x%c%c", HEX[cp >> 4], HEX[cp & 15]);
-        else if (cp < 0x10000)
-          snprintf(esc, sizeof esc, "\\u%04lx", cp);
-        else
-          snprintf(esc, sizeof esc, "\\U%08lx", cp);
-        luaL_addstring(b, esc);
-    }
+    escape(b, cp);
     i += n;
   }
-  luaL_addchar(b, '\'');
+  luaL_addchar(b, q);
   return 0;
+}
+
+
+/* Append the Python escape of cp. */
+static void py_escape (luaL_Buffer *b, unsigned long cp) {
+  char esc[24];
+  switch (cp) {
+    case '\\': luaL_addstring(b, "\\\\"); break;
+    case '\'': luaL_addstring(b, "\\'"); break;
+    case '\n': luaL_addstring(b, "\\n"); break;
+    case '\r': luaL_addstring(b, "\\r"); break;
+    case '\t': luaL_addstring(b, "\\t"); break;
+    default:
+      if (cp < 0x80)
+        snprintf(esc, sizeof esc, "\\x%c%c", HEX[cp >> 4], HEX[cp & 15]);
+      else if (cp < 0x10000)
+        snprintf(esc, sizeof esc, "\\u%04lx", cp);
+      else
+        snprintf(esc, sizeof esc, "\\U%08lx", cp);
+      luaL_addstring(b, esc);
+  }
+}
+
+
+int tq_py_string (luaL_Buffer *b, const char *s, size_t len, size_t *bad) {
+  return quote_utf8(b, s, len, bad, '\'', py_escape);
 }
 
 
@@ -132,46 +143,30 @@ static void json_u (luaL_Buffer *b, unsigned long u) {
 }
 
 
-int tq_json_string (luaL_Buffer *b, const char *s, size_t len, size_t *bad) {
-  const unsigned char *u = (const unsigned char *)s;
-  size_t i = 0;
-  luaL_addchar(b, '"');
-  while (i < len) {
-    size_t j = i, n;
-    unsigned long cp;
-    while (j < len && u[j] >= 0x20 && u[j] < 0x7F && u[j] != '"' && u[j] != '\\')
-      j++;
-    if (j > i) {
-      luaL_addlstring(b, s + i, j - i);
-      i = j;
-      continue;
-    }
-    n = tq_utf8_decode(u + i, len - i, &cp);
-    if (n == 0) {
-      *bad = i;
-      return -1;
-    }
-    switch (cp) {
-      case '"': luaL_addstring(b, "\\\""); break;
-      case '\\': luaL_addstring(b, "\\\\"); break;
-      case '\n': luaL_addstring(b, "\\n"); break;
-      case '\r': luaL_addstring(b, "\\r"); break;
-      case '\t': luaL_addstring(b, "\\t"); break;
-      case '\b': luaL_addstring(b, "\\b"); break;
-      case '\f': luaL_addstring(b, "\\f"); break;
-      default:
-        if (cp < 0x10000)
-          json_u(b, cp);
-        else {  /* a surrogate pair */
-          cp -= 0x10000;
-          json_u(b, 0xD800 + (cp >> 10));
-          json_u(b, 0xDC00 + (cp & 0x3FF));
-        }
-    }
-    i += n;
+/* Append the JSON escape of cp (a surrogate pair above U+FFFF). */
+static void json_escape (luaL_Buffer *b, unsigned long cp) {
+  switch (cp) {
+    case '"': luaL_addstring(b, "\\\""); break;
+    case '\\': luaL_addstring(b, "\\\\"); break;
+    case '\n': luaL_addstring(b, "\\n"); break;
+    case '\r': luaL_addstring(b, "\\r"); break;
+    case '\t': luaL_addstring(b, "\\t"); break;
+    case '\b': luaL_addstring(b, "\\b"); break;
+    case '\f': luaL_addstring(b, "\\f"); break;
+    default:
+      if (cp < 0x10000)
+        json_u(b, cp);
+      else {
+        cp -= 0x10000;
+        json_u(b, 0xD800 + (cp >> 10));
+        json_u(b, 0xDC00 + (cp & 0x3FF));
+      }
   }
-  luaL_addchar(b, '"');
-  return 0;
+}
+
+
+int tq_json_string (luaL_Buffer *b, const char *s, size_t len, size_t *bad) {
+  return quote_utf8(b, s, len, bad, '"', json_escape);
 }
 
 
