@@ -114,7 +114,7 @@ static void list_files (reply *rp, const char *full, const char *rel) {
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
     if (n == cap) {
       cap = cap ? cap * 2 : 32;
-      names = realloc(names, cap * sizeof *names);
+      names = xrealloc(names, cap * sizeof *names);
     }
     names[n++] = xstrdup(de->d_name);
   }

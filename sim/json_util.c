@@ -21,6 +21,16 @@ void *xmalloc (size_t n) {
 }
 
 
+void *xrealloc (void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) {
+    fputs("cml-sim: out of memory\n", stderr);
+    abort();
+  }
+  return q;
+}
+
+
 /* A new array of the strings of src (an array; other items and a non-array give none). */
 cJSON *js_string_array (const cJSON *src) {
   cJSON *out = cJSON_CreateArray();
@@ -55,12 +65,7 @@ void sb_add (sbuf *b, const void *s, size_t n) {
   if (b->n + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->n + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      fputs("cml-sim: out of memory\n", stderr);
-      abort();
-    }
-    b->p = p;
+    b->p = xrealloc(b->p, cap);
     b->cap = cap;
   }
   memcpy(b->p + b->n, s, n);

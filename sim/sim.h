@@ -56,8 +56,10 @@ void sb_printf (sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 
 char *sb_take (sbuf *b);            /* NUL-terminated, caller frees; b is reset */
 /* A whole file, NUL-terminated (caller frees; *len if len); NULL (errno set) if it cannot be opened or read. */
 char *read_whole_file (const char *path, size_t *len);
+/* xstrdup, xmalloc and xrealloc abort when out of memory. */
 char *xstrdup (const char *s);
 void *xmalloc (size_t n);
+void *xrealloc (void *p, size_t n);
 char *js_print (const cJSON *v, int formatted);
 cJSON *js_string_array (const cJSON *src);         /* the strings of an array, as a new array */      /* never NULL (aborts when out of memory) */
 
