@@ -4,25 +4,16 @@
 -- Skipped (pending) when valgrind is not installed; disabled in the sanitizer build (an ASan
 -- binary cannot run under valgrind), see the "memory safety" block of tests/tests.cmake.
 local sim = require "support.sim"
-local proc = require "raycai.proc"
+local run = require "support.run"
 local fs = require "raycai.fs"
 local cluster = require "support.cluster"
 
 local GPU = "recipes/gpu_cluster.lua"
 local DELAYS = { app_start = 30, app_stop = 10, job_scheduling = 10, job_starting = 10, job_running = 20 }
-local BUILD = os.getenv("RAYCAI_BUILD_DIR") or "build"
+local BUILD = run.build
 local SUPP = "tests/valgrind.supp"
 -- valgrind slows the host down 20-50 times; a whole up takes a few seconds.
 local TIMEOUT = 240
-
-
-local function read_all(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 
 --- Path of valgrind: $RAYCAI_VALGRIND (set by CMake), else the first one on PATH, else nil.
@@ -39,7 +30,7 @@ end
 
 --- True when the build tree was configured with -DRAYCAI_SANITIZE=ON.
 local function sanitizer_build()
-  return read_all(BUILD .. "/CMakeCache.txt"):match("\nRAYCAI_SANITIZE:BOOL=ON") ~= nil
+  return (fs.read(BUILD .. "/CMakeCache.txt") or ""):match("\nRAYCAI_SANITIZE:BOOL=ON") ~= nil
 end
 
 
@@ -49,24 +40,18 @@ local SKIP = not VALGRIND and "valgrind is not installed (apt-get install valgri
   or nil
 
 
---- Run raycai-run under memcheck with args and env; returns { code, stdout, stderr, report }.
+--- Run raycai-run under memcheck with args and env (through support.run, so its output is also
+--- checked for the API key); returns { code, stdout, stderr, report }.
 local function memcheck(args, env)
-  local out, err, report = os.tmpname(), os.tmpname(), os.tmpname()
-  local argv = { VALGRIND, "--error-exitcode=99", "--leak-check=full",
+  local report = os.tmpname()
+  local wrap = { VALGRIND, "--error-exitcode=99", "--leak-check=full",
                  "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect",
-                 "--track-origins=yes", "--suppressions=" .. SUPP, "--log-file=" .. report,
-                 BUILD .. "/raycai-run" }
-  for _, a in ipairs(args) do argv[#argv + 1] = a end
+                 "--track-origins=yes", "--suppressions=" .. SUPP, "--log-file=" .. report }
   -- the host must not inherit a preloaded ASan runtime (busted under a sanitizer build)
-  argv.env = { LD_PRELOAD = false, NO_COLOR = "1" }
-  for k, v in pairs(env or {}) do argv.env[k] = v end
-  argv.stdout, argv.stderr, argv.kill_on_close = out, err, true
-  local p = assert(proc.spawn(argv))
-  local code = p:wait(TIMEOUT)
-  p:close()
-  local r = { code = code, stdout = read_all(out), stderr = read_all(err), report = read_all(report) }
-  os.remove(out)
-  os.remove(err)
+  local e = { LD_PRELOAD = false, NO_COLOR = "1" }
+  for k, v in pairs(env or {}) do e[k] = v end
+  local r = run.raycai(args, { env = e, timeout = TIMEOUT, wrap = wrap })
+  r.report = fs.read(report) or ""
   os.remove(report)
   return r
 end

@@ -20,11 +20,22 @@ local function slurp(path)
 end
 
 
---- Run raycai-run with args; opts.env adds environment variables, opts.timeout bounds the run.
+--- Raise (at the caller's caller) if text shows any of M.secrets.
+function M.assert_no_secret(text)
+  for _, key in ipairs(M.secrets) do
+    if text:find(key, 1, true) then error("raycai-run printed an API key:\n" .. text, 3) end
+  end
+end
+
+
+--- Run raycai-run with args; opts.env adds environment variables (false removes one),
+--- opts.timeout bounds the run, opts.wrap is a command line raycai-run runs under (valgrind).
 function M.raycai(args, opts)
   opts = opts or {}
   local out, err = os.tmpname(), os.tmpname()
-  local argv = { M.exe }
+  local argv = {}
+  for _, a in ipairs(opts.wrap or {}) do argv[#argv + 1] = a end
+  argv[#argv + 1] = M.exe
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   argv.env = {}
   for k, v in pairs(opts.env or {}) do argv.env[k] = v end
@@ -37,12 +48,7 @@ function M.raycai(args, opts)
   local code = p:wait(opts.timeout or 120)
   p:close()
   local r = { code = code, stdout = slurp(out), stderr = slurp(err) }
-  -- every spec that runs raycai-run is also a secrets check
-  for _, key in ipairs(M.secrets) do
-    if (r.stdout .. r.stderr):find(key, 1, true) then
-      error(("raycai-run printed an API key:\n%s%s"):format(r.stdout, r.stderr), 2)
-    end
-  end
+  M.assert_no_secret(r.stdout .. r.stderr)  -- every spec that runs raycai-run is also a secrets check
   return r
 end
 
