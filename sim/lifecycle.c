@@ -75,32 +75,39 @@ int run_is_active (const cJSON *r) {
 }
 
 
+/*
+** Exec mode: start workload o (an application or a run) of the project. sp brings the kind,
+** script, arguments, ports and the environment layers after the project's; the rest (layer 0,
+** a new engine id, resources) is filled in here. Records _pid; -1 if it could not start.
+*/
+static int spawn (cJSON *o, const char *project_id, spawn_spec *sp) {
+  cJSON *project = st_find("projects", project_id);
+  char engine[16];
+  new_alnum(engine, 15);
+  js_set_str(o, "_engine_id", engine);
+  sp->id = js_str(o, "id");
+  sp->project = project;
+  sp->env_layers[0] = project ? js_str(project, "environment") : NULL;
+  sp->engine_id = engine;
+  sp->cpu = js_num(o, "cpu", 1);
+  sp->memory = js_num(o, "memory", 1);
+  pid_t pid = ex_spawn(sp);
+  if (pid <= 0) return -1;
+  js_set_num(o, "_pid", pid);
+  return 0;
+}
+
+
 /* ---- applications ---- */
 
 static void app_spawn (cJSON *a) {
-  cJSON *project = st_find("projects", js_str(a, "_project_id"));
-  char engine[16];
-  new_alnum(engine, 15);
-  int port = ex_free_port(), ro = ex_free_port();
-  js_set_str(a, "_engine_id", engine);
-  js_set_num(a, "_app_port", port);
-  js_set_num(a, "_ro_port", ro);
-  spawn_spec sp;
-  memset(&sp, 0, sizeof sp);
-  sp.kind = "application";
-  sp.id = js_str(a, "id");
-  sp.project = project;
-  sp.script = js_str(a, "script");
-  sp.env_layers[0] = project ? js_str(project, "environment") : NULL;
+  spawn_spec sp = { .kind = "application", .script = js_str(a, "script"),
+                    .app_port = ex_free_port(), .ro_port = ex_free_port() };
   sp.env_layers[1] = js_str(a, "environment");
-  sp.app_port = port;
-  sp.ro_port = ro;
-  sp.engine_id = engine;
-  sp.cpu = js_num(a, "cpu", 1);
-  sp.memory = js_num(a, "memory", 1);
-  pid_t pid = ex_spawn(&sp);
-  if (pid > 0) js_set_num(a, "_pid", pid);
-  else set_status(a, "APPLICATION_FAILED", NULL, now_ms());
+  js_set_num(a, "_app_port", sp.app_port);
+  js_set_num(a, "_ro_port", sp.ro_port);
+  if (spawn(a, js_str(a, "_project_id"), &sp) != 0)
+    set_status(a, "APPLICATION_FAILED", NULL, now_ms());
 }
 
 
@@ -166,29 +173,13 @@ static void app_step (cJSON *a, double now) {
 /* ---- job runs ---- */
 
 static void run_spawn (cJSON *r) {
-  cJSON *project = st_find("projects", js_str(r, "project_id"));
   cJSON *job = st_find("jobs", js_str(r, "job_id"));
-  char engine[16];
-  new_alnum(engine, 15);
-  js_set_str(r, "_engine_id", engine);
-  spawn_spec sp;
-  memset(&sp, 0, sizeof sp);
-  sp.kind = "run";
-  sp.id = js_str(r, "id");
-  sp.project = project;
-  sp.script = js_str(r, "_script");
-  sp.arguments = js_str(r, "arguments");
-  sp.env_layers[0] = project ? js_str(project, "environment") : NULL;
+  spawn_spec sp = { .kind = "run", .script = js_str(r, "_script"), .arguments = js_str(r, "arguments"),
+                    .app_port = ex_free_port(), .ro_port = ex_free_port() };
   sp.env_layers[1] = job ? js_str(job, "environment") : NULL;
   sp.env_layers[2] = js_str(r, "environment");
-  sp.app_port = ex_free_port();
-  sp.ro_port = ex_free_port();
-  sp.engine_id = engine;
-  sp.cpu = js_num(r, "cpu", 1);
-  sp.memory = js_num(r, "memory", 1);
-  pid_t pid = ex_spawn(&sp);
-  if (pid > 0) js_set_num(r, "_pid", pid);
-  else set_status(r, "ENGINE_FAILED", "finished_at", now_ms());
+  if (spawn(r, js_str(r, "project_id"), &sp) != 0)
+    set_status(r, "ENGINE_FAILED", "finished_at", now_ms());
 }
 
 
