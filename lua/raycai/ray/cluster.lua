@@ -3,7 +3,7 @@
 -- Computed once per run and kept in ctx.state.ray.
 local naming = require "raycai.ray.naming"
 local ui = require "raycai.ui"
-local clock = require "raycai.clock"
+local poll = require "raycai.ray.poll"
 
 local M = {}
 
@@ -37,20 +37,23 @@ local function find_project(client, ref)
 end
 
 
+local function creating(project)
+  return project.creation_status == "creating" or project.creation_status == "unknown"
+end
+
+
 --- Wait until a new project has finished creating.
 local function wait_project(client, project, timeout)
-  local deadline = clock.monotonic() + timeout
-  local interval = 0.05
-  while project.creation_status == "creating" or project.creation_status == "unknown" do
-    if clock.monotonic() > deadline then
-      return nil, ("project %s is still being created after %d s"):format(project.name, timeout)
-    end
-    local ok = clock.sleep(interval)
-    if not ok then return nil, "interrupted" end
-    interval = math.min(interval * 1.5, 2)
-    local p, err = client:get_project(project.id)
-    if not p then return nil, err end
-    project = p
+  if creating(project) then
+    local ok, err = poll.wait(function()
+      local p, gerr = client:get_project(project.id)
+      if not p then return nil, gerr end
+      project = p
+      return not creating(p), false
+    end, { timeout = timeout, initial = poll.FIRST, max = 2, on_timeout = function()
+      return ("project %s is still being created after %d s"):format(project.name, timeout)
+    end })
+    if not ok then return nil, err end
   end
   if project.creation_status ~= "success" and project.creation_status ~= nil and project.creation_status ~= "" then
     return nil, ("project %s could not be created (creation_status %s)"):format(project.name, project.creation_status)
