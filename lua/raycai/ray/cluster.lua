@@ -21,6 +21,18 @@ function M.list_all(client, method, args, opts)
 end
 
 
+--- The item of a list named exactly `name` (the API's name filter matches substrings), or
+--- false when there is none, or nil, err.
+function M.find_named(client, method, args, name)
+  local list, err = M.list_all(client, method, args, { search_filter = { name = name } })
+  if not list then return nil, err end
+  for _, item in ipairs(list) do
+    if item.name == name then return item end
+  end
+  return false
+end
+
+
 --- The project with this exact name or id, or false when there is none.
 local function find_project(client, ref)
   if ref:match(PROJECT_ID) then
@@ -28,12 +40,7 @@ local function find_project(client, ref)
     if p then return p end
     if err.status ~= 404 and err.status ~= 403 then return nil, err end
   end
-  local list, err = M.list_all(client, "list_projects", {}, { search_filter = { name = ref } })
-  if not list then return nil, err end
-  for _, p in ipairs(list) do
-    if p.name == ref then return p end
-  end
-  return false
+  return M.find_named(client, "list_projects", {}, ref)
 end
 
 

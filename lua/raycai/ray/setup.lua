@@ -63,12 +63,7 @@ end
 
 
 local function find_job(client, pid, name)
-  local jobs, err = cluster.list_all(client, "list_jobs", { pid }, { search_filter = { name = name } })
-  if not jobs then return nil, err end
-  for _, j in ipairs(jobs) do
-    if j.name == name then return j end
-  end
-  return false
+  return cluster.find_named(client, "list_jobs", { pid }, name)
 end
 
 
