@@ -167,7 +167,13 @@ static void state_path (char *out, size_t n, const char *suffix) {
 }
 
 
+/*
+** Write state.json (through state.json.tmp) when something changed. A save that fails leaves
+** the last good state.json and stays pending: the ticker tries again every 10 ms, so the
+** failure is reported once, not at every try, until a save works again.
+*/
 void st_save_if_dirty (void) {
+  static int failing;
   if (!dirty) return;
   dirty = 0;
   if (!cfg.state_dir) return;
@@ -177,9 +183,9 @@ void st_save_if_dirty (void) {
   char *text = js_print(root, 1);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) {
-    fprintf(stderr, "cml-sim: cannot write %s: %s\n", tmp, strerror(errno));
+    if (!failing) fprintf(stderr, "cml-sim: cannot write %s: %s\n", tmp, strerror(errno));
     free(text);
-    dirty = 1;  /* not saved: try again after the next request */
+    dirty = failing = 1;
     return;
   }
   size_t len = strlen(text), off = 0;
@@ -194,10 +200,13 @@ void st_save_if_dirty (void) {
   free(text);
   /* A short or unsynced state.json.tmp must not replace the last good state.json. */
   if (failed || rename(tmp, path) != 0) {
-    fprintf(stderr, "cml-sim: cannot save state to %s\n", path);
+    if (!failing) fprintf(stderr, "cml-sim: cannot save state to %s\n", path);
     unlink(tmp);
-    dirty = 1;  /* not saved: try again after the next request */
+    dirty = failing = 1;
+    return;
   }
+  if (failing) fprintf(stderr, "cml-sim: state saved to %s again\n", path);
+  failing = 0;
 }
 
 
