@@ -51,38 +51,45 @@ local function entries_of(client, pid, dir, entries)
 end
 
 
---- What sync would do: "create", "update" or "keep" (reads only).
-function M.compare(client, pid, path, content, entries)
+--- The file at `path` against `content` ("create", "update" or "keep") and the copies CML made
+--- of it, which sync removes whatever the file holds (reads only).
+local function inspect(client, pid, path, content, entries)
   local dir, base = split(path)
   local err
   entries, err = entries_of(client, pid, dir, entries)
   if not entries then return nil, err end
+  local copies = stray_copies(entries, base)
   local f = entries[base]
-  if not f then return "create" end
-  if tonumber(f.file_size) ~= #content then return "update" end
+  if not f then return "create", copies end
+  if tonumber(f.file_size) ~= #content then return "update", copies end
   local data
   data, err = client:download_file(pid, path)
   if not data then return nil, err end
-  if data ~= content then return "update" end
-  if #stray_copies(entries, base) > 0 then return "update" end
-  return "keep"
+  return data == content and "keep" or "update", copies
+end
+
+
+--- What sync would do: "create", "update" or "keep" (reads only).
+function M.compare(client, pid, path, content, entries)
+  local change, copies = inspect(client, pid, path, content, entries)
+  if not change then return nil, copies end
+  if change == "keep" and #copies > 0 then return "update" end
+  return change
 end
 
 
 --- Make the project file at `path` hold `content`. Returns the change made
---- ("create", "update" or "keep") or nil, err.
+--- ("create", "update" or "keep") or nil, err. A file that already holds `content` is not
+--- uploaded again: only the copies beside it are removed ("update").
 function M.sync(client, pid, path, content, entries)
-  local dir, base = split(path)
-  local lerr
-  entries, lerr = entries_of(client, pid, dir, entries)
-  if not entries then return nil, lerr end
-  local change, cerr = M.compare(client, pid, path, content, entries)
-  if not change then return nil, cerr end
-  for _, copy in ipairs(stray_copies(entries, base)) do
+  local change, copies = inspect(client, pid, path, content, entries)
+  if not change then return nil, copies end
+  local dir = split(path)
+  for _, copy in ipairs(copies) do
     local ok, err = client:delete_file(pid, dir .. "/" .. copy)
     if not ok and err.status ~= 404 then return nil, err end
   end
-  if change == "keep" then return "keep" end
+  if change == "keep" then return #copies > 0 and "update" or "keep" end
   if change == "update" then
     local ok, err = client:delete_file(pid, path)
     if not ok and err.status ~= 404 then return nil, err end
