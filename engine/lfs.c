@@ -62,15 +62,6 @@ static mode_t check_mode (lua_State *L, int arg, mode_t def) {
 
 /* ---- guarded file descriptors and directory streams ---- */
 
-/* Push a userdata that closes its descriptor when collected; returns its slot. */
-static int *new_fd (lua_State *L) {
-  int *fd = (int *)lua_newuserdatauv(L, sizeof(int), 0);
-  *fd = -1;
-  luaL_setmetatable(L, FD_MT);
-  return fd;
-}
-
-
 static int fd_gc (lua_State *L) {
   int *fd = (int *)luaL_checkudata(L, 1, FD_MT);
   if (*fd >= 0) {
@@ -78,6 +69,27 @@ static int fd_gc (lua_State *L) {
     *fd = -1;
   }
   return 0;
+}
+
+
+static const luaL_Reg fd_meta[] = {
+  {"__gc", fd_gc},
+  {"__close", fd_gc},
+  {NULL, NULL}
+};
+
+
+/*
+** Push a userdata that closes its descriptor when collected; returns its slot. The metatable
+** is made on first use, so raycai_read_file works before (or without) luaopen_raycai_fs.
+*/
+static int *new_fd (lua_State *L) {
+  int *fd = (int *)lua_newuserdatauv(L, sizeof(int), 0);
+  *fd = -1;
+  if (luaL_newmetatable(L, FD_MT))
+    luaL_setfuncs(L, fd_meta, 0);
+  lua_setmetatable(L, -2);
+  return fd;
 }
 
 
@@ -122,9 +134,7 @@ static const char *dir_next_name (DIR *d) {
 
 /* ---- reading and writing ---- */
 
-/* fs.read(path) -> the whole content as a string. */
-static int fs_read (lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+int raycai_read_file (lua_State *L, const char *path) {
   int *fd = new_fd(L);
   luaL_Buffer b;
   *fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -147,7 +157,14 @@ static int fs_read (lua_State *L) {
   close(*fd);
   *fd = -1;
   luaL_pushresult(&b);
+  lua_remove(L, -2);  /* remove the guard */
   return 1;
+}
+
+
+/* fs.read(path) -> the whole content as a string. */
+static int fs_read (lua_State *L) {
+  return raycai_read_file(L, luaL_checkstring(L, 1));
 }
 
 
@@ -664,13 +681,6 @@ static const luaL_Reg fs_funcs[] = {
 };
 
 
-static const luaL_Reg fd_meta[] = {
-  {"__gc", fd_gc},
-  {"__close", fd_gc},
-  {NULL, NULL}
-};
-
-
 static const luaL_Reg dir_meta[] = {
   {"__gc", dir_close},
   {"__close", dir_close},
@@ -679,9 +689,6 @@ static const luaL_Reg dir_meta[] = {
 
 
 int luaopen_raycai_fs (lua_State *L) {
-  luaL_newmetatable(L, FD_MT);
-  luaL_setfuncs(L, fd_meta, 0);
-  lua_pop(L, 1);  /* pop metatable */
   luaL_newmetatable(L, DIR_MT);
   luaL_setfuncs(L, dir_meta, 0);
   lua_pop(L, 1);  /* pop metatable */

@@ -9,16 +9,10 @@
 ** Expected failures (syntax, a missing variable, a value a filter cannot take) return
 ** nil, "<name>:<line>: <message>"; bad arguments raise.
 */
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "raycai.h"
 #include "template.h"
-
-#define FD_MT "raycai.template.fd"
-
 
 /*
 ** Compile and, when vars >= 1, render the template text at stack index ti with the variables
@@ -95,44 +89,6 @@ static int tmpl_check (lua_State *L) {
 }
 
 
-static int fd_gc (lua_State *L) {
-  int *fd = (int *)luaL_checkudata(L, 1, FD_MT);
-  if (*fd >= 0) {
-    close(*fd);
-    *fd = -1;
-  }
-  return 0;
-}
-
-
-/* Push the content of path, or nil, "<path>: <strerror>" (the descriptor is GC-guarded). */
-static int read_file (lua_State *L, const char *path) {
-  luaL_Buffer b;
-  int *fd = (int *)lua_newuserdatauv(L, sizeof(int), 0);
-  *fd = -1;
-  luaL_setmetatable(L, FD_MT);
-  *fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (*fd < 0)
-    return luaL_fileresult(L, 0, path);
-  luaL_buffinit(L, &b);
-  for (;;) {
-    ssize_t n = read(*fd, luaL_prepbuffer(&b), LUAL_BUFFERSIZE);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return luaL_fileresult(L, 0, path);
-    if (n == 0)
-      break;
-    luaL_addsize(&b, (size_t)n);
-  }
-  close(*fd);
-  *fd = -1;
-  luaL_pushresult(&b);
-  lua_remove(L, -2);  /* remove the guard */
-  return 1;
-}
-
-
 /*
 ** template.render_file(path, vars [, opts]) -> string, or nil, message. Messages name the
 ** file by its basename (or opts.name); a file that cannot be read gives "<path>: <reason>".
@@ -144,7 +100,7 @@ static int tmpl_render_file (lua_State *L) {
   int nres;
   luaL_checktype(L, 2, LUA_TTABLE);
   name = opt_name(L, 3, slash ? slash + 1 : path);
-  nres = read_file(L, path);
+  nres = raycai_read_file(L, path);
   if (nres != 1)
     return nres;  /* nil, message, errno */
   return run(L, lua_gettop(L), 2, name);
@@ -160,10 +116,6 @@ static const luaL_Reg template_funcs[] = {
 
 
 int luaopen_raycai_template (lua_State *L) {
-  luaL_newmetatable(L, FD_MT);
-  lua_pushcfunction(L, fd_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);  /* pop metatable */
   luaL_newlib(L, template_funcs);
   return 1;
 }

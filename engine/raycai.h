@@ -28,6 +28,13 @@ void raycai_install_sigint (void);
 int raycai_interrupted (void);
 void raycai_clear_interrupt (void);
 
+/*
+** Push the whole content of the file at path and return 1, or push nil, "<path>: <strerror>",
+** errno and return 3 (luaL_fileresult). The descriptor never leaks, even on a memory error.
+** fs.read and template.render_file. (lfs.c)
+*/
+int raycai_read_file (lua_State *L, const char *path);
+
 /* Replace every registered secret in s[0..len) by "***"; pushes the result. (lterm.c) */
 void raycai_push_redacted (lua_State *L, const char *s, size_t len);
 
