@@ -185,7 +185,7 @@ void h_jobs (const request *rq, reply *rp, cJSON *project, char **seg, int nseg)
     return;
   }
   if (nseg >= 2 && strcmp(seg[1], "runs") == 0) {
-    h_runs(rq, rp, project, j, seg + 2, nseg - 2);
+    h_runs(rq, rp, j, seg + 2, nseg - 2);
     return;
   }
   if (nseg != 1) {
@@ -256,14 +256,13 @@ static void create_run (const request *rq, reply *rp, cJSON *job) {
 }
 
 
-void h_runs (const request *rq, reply *rp, cJSON *project, cJSON *job, char **seg, int nseg) {
+void h_runs (const request *rq, reply *rp, cJSON *job, char **seg, int nseg) {
   static const char *const fkeys[] = { "status", "id", "job_id", "creator.username",
                                        "creator.name", "creator.email", "runtime_identifier", NULL };
   static const char *const skeys[] = { "created_at", "id", "status", "scheduling_at",
                                        "starting_at", "running_at", "finished_at", NULL };
   static const list_spec spec = { "job runs", fkeys, skeys, run_status_word };
   const char *m = rq->method;
-  (void)project;
   if (nseg == 0) {
     if (strcmp(m, "POST") == 0) {
       create_run(rq, rp, job);

@@ -146,7 +146,7 @@ void h_runtimes (const request *rq, reply *rp);
 void h_applications (const request *rq, reply *rp, cJSON *project, char **seg, int nseg);
 void h_jobs (const request *rq, reply *rp, cJSON *project, char **seg, int nseg);
 void h_all_jobs (const request *rq, reply *rp);
-void h_runs (const request *rq, reply *rp, cJSON *project, cJSON *job, char **seg, int nseg);
+void h_runs (const request *rq, reply *rp, cJSON *job, char **seg, int nseg);
 void h_files (const request *rq, reply *rp, cJSON *project, const char *rel, const char *verb);
 int rm_tree (const char *path);
 
