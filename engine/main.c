@@ -102,21 +102,23 @@ static void exe_dir (char *out, size_t size) {
 static void push_host_facts (lua_State *L) {
   char dir[PATH_MAX], cand[PATH_MAX + 64];
   const char *override = getenv("RAYCAI_LUA_PATH");
+  int build_tree;
   exe_dir(dir, sizeof dir);
-  lua_createtable(L, 0, 7);
+  snprintf(cand, sizeof cand, "%s/lua", dir);
+  build_tree = is_dir(cand);
+  lua_createtable(L, 0, 6);
   lua_pushstring(L, RAYCAI_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushstring(L, dir);
   lua_setfield(L, -2, "exe_dir");
   lua_pushstring(L, progname);
   lua_setfield(L, -2, "progname");
-  snprintf(cand, sizeof cand, "%s/lua", dir);
-  if (is_dir(cand))  /* build tree */
+  if (build_tree)
     lua_pushfstring(L, "%s/lib/raycai/http.so", dir);
   else
     lua_pushfstring(L, "%s/../%s/http.so", dir, RAYCAI_LIB_REL);
   lua_setfield(L, -2, "http_module");
-  if (is_dir(cand))  /* build tree */
+  if (build_tree)
     lua_pushstring(L, dir);
   else
     lua_pushfstring(L, "%s/../%s", dir, RAYCAI_SHARE_REL);
