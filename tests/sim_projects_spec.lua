@@ -62,6 +62,15 @@ describe("cml-sim projects", function()
     assert.matches("environment", body.message)
     status = s:api("PATCH", "projects/none-none-none-none", { environment = "not json" })
     assert.equal(404, status)
+    -- the string form of an update is checked like the map form
+    local _, p = s:api("POST", "projects", { name = "badenv-patch", environment = { K = "v" } })
+    for _, env in ipairs { "not json", cjson.encode { N = 3 }, "[]" } do
+      status, body = s:api("PATCH", "projects/" .. p.id, { environment = env })
+      assert.equal(400, status, env)
+      assert.matches("environment", body.message)
+    end
+    local _, g = s:api("GET", "projects/" .. p.id)
+    assert.same({ K = "v" }, cjson.decode(g.environment))
   end)
 
   it("updates name, description and engine type", function()
