@@ -439,8 +439,6 @@ static int remove_tree (int dfd, char *path, size_t cap) {
     en = remove_tree(cfd, path, cap);
     if (en == 0 && unlinkat(dfd, name, AT_REMOVEDIR) != 0)
       en = errno;
-    if (en == 0)
-      path[plen] = '\0';
   }
   if (en == 0 && errno != 0)
     en = errno;
@@ -643,15 +641,15 @@ static int fs_absolute (lua_State *L) {
   const char *p = luaL_checklstring(L, 1, &plen);
   const char *base = luaL_optlstring(L, 2, NULL, &blen);
   char cwd[PATH_MAX], out[PATH_MAX];
-  if (p[0] != '/' && (base == NULL || base[0] != '/')) {
-    if (getcwd(cwd, sizeof cwd) == NULL)
-      return fail(L, ".", errno);
-    normalise_into(out, &olen, sizeof out, cwd, strlen(cwd));
+  if (p[0] != '/') {
+    if (base == NULL || base[0] != '/') {
+      if (getcwd(cwd, sizeof cwd) == NULL)
+        return fail(L, ".", errno);
+      normalise_into(out, &olen, sizeof out, cwd, strlen(cwd));
+    }
+    if (base != NULL && normalise_into(out, &olen, sizeof out, base, blen) != 0)
+      return fail(L, base, ENAMETOOLONG);
   }
-  if (p[0] != '/' && base != NULL && normalise_into(out, &olen, sizeof out, base, blen) != 0)
-    return fail(L, base, ENAMETOOLONG);
-  if (p[0] == '/')
-    olen = 0;
   if (normalise_into(out, &olen, sizeof out, p, plen) != 0)
     return fail(L, p, ENAMETOOLONG);
   if (olen == 0)
