@@ -54,6 +54,7 @@ local function finish(p, out, timeout)
   p:close()
   local text = fs.read(out) or ""
   os.remove(out)
+  run.assert_no_secret(text)
   return code, text
 end
 

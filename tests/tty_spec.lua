@@ -22,7 +22,7 @@ local function on_terminal(s, args, env)
   p:close()
   local text = fs.read(out) or ""
   os.remove(out)
-  assert.is_nil(text:find(s.api_key, 1, true), "the key was shown on the terminal")
+  support.assert_no_secret(text)
   return code, text
 end
 
