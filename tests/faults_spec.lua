@@ -59,6 +59,15 @@ local function finish(p, out, timeout)
 end
 
 
+--- Every fault rule the scenario added has fired as often as it was told (a scenario whose
+--- faults never fired proves nothing).
+local function all_fired(s)
+  local status, rules = s:control("GET", "/_sim/faults")
+  assert.equal(200, status)
+  assert.same({}, rules)
+end
+
+
 --- down, then nothing of the cluster may be left.
 local function down_leaves_nothing(s)
   s:clear_faults()
@@ -94,6 +103,22 @@ describe("fault matrix", function()
     local r = raycai(s, { GPU })
     assert.equal(0, r.code, r.stderr)
     assert.is_true(clock.monotonic() - t0 >= 2, "both Retry-After waits were honoured")
+    all_fired(s)
+    -- measured in the request log: each 429 was followed by the same request Retry-After later
+    local log, throttled = s:requests(), 0
+    for i, q in ipairs(log) do
+      if q.status == 429 then
+        throttled = throttled + 1
+        local again
+        for j = i + 1, #log do
+          if log[j].method == q.method and log[j].path == q.path then again = log[j]; break end
+        end
+        assert.truthy(again, q.method .. " " .. q.path .. " was not sent again")
+        assert.is_true(again.at_ms - q.at_ms >= 1000,
+          ("%s %s sent again %.0f ms after its 429"):format(q.method, q.path, again.at_ms - q.at_ms))
+      end
+    end
+    assert.equal(2, throttled)
     converged(s, 2)
     down_leaves_nothing(s)
   end)
@@ -103,6 +128,7 @@ describe("fault matrix", function()
     s:fault { match = { method = "POST" }, action = "status", status = 502, count = 2 }
     local r = raycai(s, { GPU })
     assert.equal(0, r.code, r.stderr)
+    all_fired(s)
     converged(s, 2)
     down_leaves_nothing(s)
   end)
@@ -111,6 +137,7 @@ describe("fault matrix", function()
     s:fault { match = { method = "GET" }, action = "drop", count = 4 }
     local r = raycai(s, { GPU })
     assert.equal(0, r.code, r.stderr)
+    all_fired(s)
     converged(s, 2)
     down_leaves_nothing(s)
   end)
@@ -120,6 +147,7 @@ describe("fault matrix", function()
               apply = true, count = 1 }
     local r = raycai(s, { GPU }, { CML_TIMEOUT = "1" })
     assert.equal(0, r.code, r.stderr)
+    all_fired(s)
     converged(s, 2)
     down_leaves_nothing(s)
   end)
