@@ -64,7 +64,7 @@ static int code_of (int st) {
 }
 
 
-/* Reap without blocking; returns 1 once the child is gone. */
+/* Reap, waiting for the child when block is set; returns 1 once the child is gone. */
 static int reap (Proc *p, int block) {
   int st;
   pid_t r;
@@ -83,6 +83,18 @@ static int reap (Proc *p, int block) {
     return 1;
   }
   return 0;
+}
+
+
+/* Reap, polling every 5 ms until the monotonic deadline; returns 1 once the child is gone. */
+static int reap_by (Proc *p, double deadline) {
+  while (!reap(p, 0)) {
+    struct timespec ts = {0, 5000000};  /* 5 ms */
+    if (mono() >= deadline)
+      return 0;
+    nanosleep(&ts, NULL);
+  }
+  return 1;
 }
 
 
@@ -452,20 +464,12 @@ static int proc_kill (lua_State *L) {
 static int proc_wait (lua_State *L) {
   Proc *p = check_proc(L);
   double timeout = luaL_optnumber(L, 2, -1);
-  double deadline = mono() + timeout;
-  if (timeout < 0) {
+  if (timeout < 0)
     reap(p, 1);
-  }
-  else {
-    while (!reap(p, 0)) {
-      struct timespec ts = {0, 5000000};  /* 5 ms */
-      if (mono() >= deadline) {
-        luaL_pushfail(L);
-        lua_pushliteral(L, "timeout");
-        return 2;
-      }
-      nanosleep(&ts, NULL);
-    }
+  else if (!reap_by(p, mono() + timeout)) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
   }
   lua_pushinteger(L, p->status);
   return 1;
@@ -490,13 +494,8 @@ static int proc_close (lua_State *L) {
     close(p->out_fd);
   p->out_fd = -1;
   if (p->kill_on_close && p->pid != 0) {
-    double deadline = mono() + 2.0;
     kill(p->new_group ? -p->pid : p->pid, SIGTERM);
-    while (!reap(p, 0) && mono() < deadline) {
-      struct timespec ts = {0, 5000000};
-      nanosleep(&ts, NULL);
-    }
-    if (p->pid != 0) {
+    if (!reap_by(p, mono() + 2.0)) {
       kill(p->new_group ? -p->pid : p->pid, SIGKILL);
       reap(p, 1);
     }

@@ -230,7 +230,16 @@ describe("fault matrix", function()
     local r = raycai(s, { GPU }, { CML_API_KEY = "wrong-key" })
     assert.equal(1, r.code)
     assert.matches("CML_API_KEY", r.stderr)
-    assert.is_true(#s:requests() <= 2, "at most one request and no retries")
+    assert.matches("401 UNAUTHENTICATED.*the API key was rejected", r.stderr)
+    assert.equal(1, select(2, r.stderr:gsub("\n", "")), r.stderr)
+    -- one round (the project lookup beside the runtime list), each rejected once, none sent again
+    local log, seen = s:requests(), {}
+    assert.is_true(#log >= 1 and #log <= 2, "at most one round of requests and no retries")
+    for _, q in ipairs(log) do
+      assert.equal(401, q.status)
+      assert.is_nil(seen[q.method .. " " .. q.path], q.method .. " " .. q.path .. " was sent again")
+      seen[q.method .. " " .. q.path] = true
+    end
   end)
 
   it("13. SIGINT during the worker wait: exit 130 within a second; a re-run converges", function()
@@ -281,6 +290,7 @@ describe("fault matrix", function()
                 size = 72 * 1024 * 1024 }
       local r = raycai(s, { GPU })
       assert.equal(1, r.code, action .. ": " .. r.stderr)
+      assert.equal(1, select(2, r.stderr:gsub("\n", "")), action .. ": " .. r.stderr)
       assert.not_matches("stack traceback", r.stderr)
       assert.not_matches("bug in raycai", r.stderr)
       assert.matches("GET /api/v2/projects", r.stderr)
