@@ -2,7 +2,6 @@
 -- the outcome, runs down and checks that no application of the cluster is left.
 local sim = require "support.sim"
 local run = require("support.run")
-local ports = require "support.ports"
 local proc = require "raycai.proc"
 local clock = require "raycai.clock"
 local fs = require "raycai.fs"
@@ -302,13 +301,12 @@ end)
 describe("fault matrix: the simulator restarts", function()
   it("9. restarting in the middle of up (state kept): the next up converges", function()
     local dir = fs.tempdir("raycai-sim-state")
-    local port = ports.free()
-    local s = sim.start { delays = { app_start = 300, job_running = 300 }, state_dir = dir,
-                          listen = "127.0.0.1:" .. port }
+    local s = sim.start { delays = { app_start = 300, job_running = 300 }, state_dir = dir }
+    local url = s.url
     local p, out = start_up(s)
     s:wait_for(function() return app(s, "raycai-gpu-head") end, 30, "the head to be created")
     s:restart()
-    assert.equal("http://127.0.0.1:" .. port, s.url)
+    assert.equal(url, s.url)  -- the run in flight talks to the restarted simulator
     finish(p, out, 120)  -- it may fail on the restart; the next up must converge
     local r = raycai(s, { GPU })
     assert.equal(0, r.code, r.stderr)
@@ -357,5 +355,7 @@ describe("fault matrix: TLS", function()
     assert.matches("warning: .*insecure", r.stderr)
     r = raycai(s, { GPU, "down" }, { CML_CA_BUNDLE = cert })
     assert.equal(0, r.code, r.stderr)
+    local _, n = cluster_apps(s)
+    assert.equal(0, n)
   end)
 end)
