@@ -375,22 +375,18 @@ int server_start (const char *host, int port, const char *tls_cert, const char *
     }
     flags |= MHD_USE_TLS;
   }
-  if (tls)
-    daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
-                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                               MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-                               MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                               MHD_OPTION_HTTPS_MEM_CERT, tls_cert_mem,
-                               MHD_OPTION_HTTPS_MEM_KEY, tls_key_mem,
-                               MHD_OPTION_END);
-  else
-    daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
-                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                               MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-                               MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                               MHD_OPTION_END);
+  struct MHD_OptionItem tls_opts[] = {
+    { MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert_mem },
+    { MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key_mem },
+    { MHD_OPTION_END, 0, NULL },
+  }, no_opts[] = { { MHD_OPTION_END, 0, NULL } };
+  daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                             MHD_OPTION_ARRAY, tls ? tls_opts : no_opts,
+                             MHD_OPTION_END);
   if (!daemon_) {
     fprintf(stderr, "cml-sim: cannot listen on %s:%d%s\n", host, port,
             tls ? " (check the TLS certificate and key)" : "");
