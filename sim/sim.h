@@ -60,8 +60,8 @@ char *read_whole_file (const char *path, size_t *len);
 char *xstrdup (const char *s);
 void *xmalloc (size_t n);
 void *xrealloc (void *p, size_t n);
-char *js_print (const cJSON *v, int formatted);
-cJSON *js_string_array (const cJSON *src);         /* the strings of an array, as a new array */      /* never NULL (aborts when out of memory) */
+char *js_print (const cJSON *v, int formatted);    /* never NULL (aborts when out of memory) */
+cJSON *js_string_array (const cJSON *src);         /* the strings of an array, as a new array */
 
 const char *js_str (const cJSON *o, const char *k);   /* NULL unless a string */
 double js_num (const cJSON *o, const char *k, double dflt);
