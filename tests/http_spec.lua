@@ -304,7 +304,9 @@ describe("raycai.http", function()
         assert.matches("bad value of request header Authorization %(contains a line break or NUL%)", err)
         assert.is_nil(err:find("secret", 1, true))
       end
-      assert(select(2, send { ["X-Ok_1.a~"] = "tab\tand spaces are fine" }))
+      local ok, res = send { ["X-Ok_1.a~"] = "tab\tand spaces are fine" }
+      assert.is_true(ok, res)
+      assert.equal("tab\tand spaces are fine", cjson.decode(res.body).headers["x-ok_1.a~"])
     end)
   end)
 
@@ -358,8 +360,10 @@ describe("raycai.http", function()
 
     it("raises on a malformed request before sending anything", function()
       assert.has_error(function()
-        h:request_many({ { url = base .. "/status/200" }, { method = "GET" } })
+        h:request_many({ { url = base .. "/slow/10/x/unsent" }, { method = "GET" } })
       end)
+      -- the fixture counts /slow requests per group: none of group "unsent" arrived
+      assert.same({}, cjson.decode(h:request { url = base .. "/stats/unsent" }.body))
     end)
   end)
 end)
