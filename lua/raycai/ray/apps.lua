@@ -147,11 +147,12 @@ end
 
 
 --- Seconds since the epoch of an API timestamp ("2026-11-22T00:17:39.123456Z"), or nil.
-local function seconds(ts)
+function M.seconds(ts)
   if type(ts) ~= "string" then return nil end
   local y, mo, d, h, mi, s, frac = ts:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)(%.?%d*)")
   if not y then return nil end
-  -- os.time reads the fields as local time; only differences of these values are used
+  -- os.time reads the fields as local time: compare with os.time(os.date("!*t")), or with another
+  -- such value
   local t = os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = s, isdst = false }
   return t + (tonumber("0" .. frac) or 0)
 end
@@ -159,7 +160,7 @@ end
 
 --- How long a RUNNING application took to start (running_at - starting_at), or nil.
 function M.start_seconds(app)
-  local a, b = seconds(app and app.starting_at), seconds(app and app.running_at)
+  local a, b = M.seconds(app and app.starting_at), M.seconds(app and app.running_at)
   if not a or not b or b < a then return nil end
   return b - a
 end

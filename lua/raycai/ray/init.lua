@@ -5,6 +5,7 @@ local recipe = require "raycai.recipe"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
 local naming = require "raycai.ray.naming"
+local apps = require "raycai.ray.apps"
 
 local M = {}
 
@@ -183,12 +184,10 @@ end
 
 
 local function age(created_at)
-  if not created_at then return "" end
-  local y, mo, d, h, mi, s = created_at:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)")
-  if not y then return "" end
-  local t = os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = s, isdst = false }
+  local t = apps.seconds(created_at)
+  if not t then return "" end
   local now = os.time(os.date("!*t", math.floor(clock.time())))
-  local secs = math.max(0, now - t)
+  local secs = math.max(0, now - math.floor(t))
   if secs < 120 then return secs .. "s" end
   if secs < 7200 then return (secs // 60) .. "m" end
   if secs < 172800 then return (secs // 3600) .. "h" end
