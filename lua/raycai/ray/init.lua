@@ -63,32 +63,33 @@ local function env_names(map)
 end
 
 
+local function pick(v, default) if v == nil then return default end return v end
+
+
+--- The resources of the head or the workers: the recipe's defaults `r`, else `builtin`.
+local function resources(role, r, builtin)
+  return {
+    cpu = param(pick(r.cpu, builtin.cpu), role .. " vCPU", { min = 0.1, max = 256, type = "number" }),
+    memory = param(pick(r.memory, builtin.memory), role .. " memory in GB", { min = 0.1, max = 4096, type = "number" }),
+    gpu = param(pick(r.gpu, builtin.gpu), role .. " GPUs", { min = 0, max = 16 }),
+    edition = param(pick(r.edition, builtin.edition), role .. " runtime edition (Standard, Nvidia GPU)"),
+    runtime = param(pick(r.runtime, ""), role .. " runtime identifier; empty: newest enabled of edition + kernel"),
+  }
+end
+
+
 --- The parameter tree of a Ray cluster, with these defaults (a nested table of values).
 function M.params(d)
   d = d or {}
-  local h, w = d.head or {}, d.worker or {}
   local py, ry, t, su = d.python or {}, d.ray or {}, d.timeouts or {}, d.setup or {}
-  local function pick(v, default) if v == nil then return default end return v end
   return {
     project = param(pick(d.project, "ray"), "CML project name or id (created by up when missing)",
                     { pattern = "^[^/]+$", hint = "a project name cannot contain '/'" }),
     cluster = param(pick(d.cluster, "ray"), "cluster name: a-z, 0-9 and single hyphens, at most 30",
                     { check = cluster_name }),
     workers = param(pick(d.workers, 2), "number of worker applications", { min = 0, max = 1024 }),
-    head = {
-      cpu = param(pick(h.cpu, 4), "head vCPU", { min = 0.1, max = 256, type = "number" }),
-      memory = param(pick(h.memory, 16), "head memory in GB", { min = 0.1, max = 4096, type = "number" }),
-      gpu = param(pick(h.gpu, 0), "head GPUs", { min = 0, max = 16 }),
-      edition = param(pick(h.edition, "Standard"), "head runtime edition (Standard, Nvidia GPU)"),
-      runtime = param(pick(h.runtime, ""), "head runtime identifier; empty: newest enabled of edition + kernel"),
-    },
-    worker = {
-      cpu = param(pick(w.cpu, 8), "worker vCPU", { min = 0.1, max = 256, type = "number" }),
-      memory = param(pick(w.memory, 32), "worker memory in GB", { min = 0.1, max = 4096, type = "number" }),
-      gpu = param(pick(w.gpu, 1), "worker GPUs", { min = 0, max = 16 }),
-      edition = param(pick(w.edition, "Nvidia GPU"), "worker runtime edition (Standard, Nvidia GPU)"),
-      runtime = param(pick(w.runtime, ""), "worker runtime identifier; empty: newest enabled of edition + kernel"),
-    },
+    head = resources("head", d.head or {}, { cpu = 4, memory = 16, gpu = 0, edition = "Standard" }),
+    worker = resources("worker", d.worker or {}, { cpu = 8, memory = 32, gpu = 1, edition = "Nvidia GPU" }),
     python = {
       kernel = param(pick(py.kernel, "Python 3.11"), "runtime kernel, e.g. Python 3.11"),
       editor = param(pick(py.editor, "Workbench"), "runtime editor (Workbench, JupyterLab)"),
