@@ -111,6 +111,7 @@ describe("raycai-run under valgrind memcheck", function()
     local up = memcheck({ GPU }, target())
     assert_clean(up, "up through faults")
     assert.equal(0, up.code, up.stderr)
+    assert.same({}, select(2, s:control("GET", "/_sim/faults")), "every injected fault fired")
     assert.equal(3, count(apps_of(s, "raycai-gpu-")))
   end)
 
