@@ -181,8 +181,9 @@ end
 function Recipe:up(ctx)
   local changes, perr = self:plan(ctx)
   if not changes then return nil, perr end
+  local steps = self:step_list(ctx.params)
   local all_planned = true  -- a step that cannot plan must always apply
-  for _, step in ipairs(self:step_list(ctx.params)) do
+  for _, step in ipairs(steps) do
     if step.apply and not step.plan then all_planned = false end
   end
   if all_planned and M.pending(changes) == 0 then
@@ -192,7 +193,6 @@ function Recipe:up(ctx)
     return true
   end
   local ok, err = locked(self, ctx, "up", function()
-    local steps = self:step_list(ctx.params)
     for i, step in ipairs(steps) do
       if step.apply then
         ctx.later = { table.unpack(steps, i + 1) }  -- whose early work ctx:idle() may run
