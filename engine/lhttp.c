@@ -177,6 +177,15 @@ static void transfer_finish (CURLM *multi, Transfer *t, CURLcode result) {
 }
 
 
+/* A transfer that libcurl could not run: fails with "<what>: <why>", its curl side freed. */
+static void transfer_fail (CURLM *multi, Transfer *t, const char *what, const char *why) {
+  transfer_drop_curl(multi, t);
+  t->done = 1;
+  t->result = CURLE_FAILED_INIT;
+  snprintf(t->errbuf, sizeof t->errbuf, "%s: %s", what, why);
+}
+
+
 /* Idempotent: frees every curl handle and buffer of the batch. */
 static int batch_gc (lua_State *L) {
   Batch *b = (Batch *)luaL_checkudata(L, 1, BATCH_MT);
@@ -527,10 +536,7 @@ static void run_batch (Batch *b, int parallel) {
       Transfer *t = &b->t[next++];
       mc = curl_multi_add_handle(b->multi, t->easy);
       if (mc != CURLM_OK) {
-        t->done = 1;
-        t->result = CURLE_FAILED_INIT;
-        snprintf(t->errbuf, sizeof t->errbuf, "curl_multi_add_handle: %s",
-                 curl_multi_strerror(mc));
+        transfer_fail(b->multi, t, "curl_multi_add_handle", curl_multi_strerror(mc));
         finished++;
         continue;
       }
@@ -566,18 +572,9 @@ static void run_batch (Batch *b, int parallel) {
   }
   if (fail != NULL) {
     int i;
-    for (i = 0; i < b->n; i++) {
-      Transfer *t = &b->t[i];
-      if (t->attached) {
-        curl_multi_remove_handle(b->multi, t->easy);
-        t->attached = 0;
-      }
-      if (!t->done) {
-        t->done = 1;
-        t->result = CURLE_FAILED_INIT;
-        snprintf(t->errbuf, sizeof t->errbuf, "curl multi: %s", fail);
-      }
-    }
+    for (i = 0; i < b->n; i++)
+      if (!b->t[i].done)  /* a finished transfer is already off the multi handle */
+        transfer_fail(b->multi, &b->t[i], "curl multi", fail);
   }
 }
 
