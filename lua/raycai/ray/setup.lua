@@ -67,12 +67,19 @@ local function find_job(client, pid, name)
 end
 
 
+--- The newest run of the job, or false when it has none.
+local function last_run(client, pid, job_id)
+  local runs, err = client:list_job_runs(pid, job_id, { sort = "-created_at", page_size = 1 })
+  if not runs then return nil, err end
+  return runs.job_runs[1] or false
+end
+
+
 --- An unfinished run of the job (left by an interrupted up), or false.
 local function active_run(client, pid, job_id)
   -- one job has at most one active run, and it is the newest: one request, not one per status
-  local runs, err = client:list_job_runs(pid, job_id, { sort = "-created_at", page_size = 1 })
-  if not runs then return nil, err end
-  local last = runs.job_runs[1]
+  local last, err = last_run(client, pid, job_id)
+  if last == nil then return nil, err end
   if last and not FINISHED[last.status] then return last end
   return false
 end
@@ -257,8 +264,8 @@ function M.status(ctx)
   local job, jerr = find_job(st.client, st.project.id, st.names.job)
   if job == nil then return nil, jerr end
   if not job then return { { kind = "job", role = "setup", name = st.names.job, state = "absent" } } end
-  local runs = st.client:list_job_runs(st.project.id, job.id, { sort = "-created_at", page_size = 1 })
-  local last = runs and runs.job_runs and runs.job_runs[1]
+  local last, rerr = last_run(st.client, st.project.id, job.id)
+  if last == nil then return nil, rerr end
   return { { kind = "job", role = "setup", name = job.name, state = last and last.status or "never run",
              cpu = job.cpu, memory = job.memory, gpu = job.nvidia_gpu, created_at = job.created_at } }
 end
