@@ -48,11 +48,7 @@ end
 
 
 local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
+  return fs.read(path) or ""
 end
 
 
