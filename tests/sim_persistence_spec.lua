@@ -43,7 +43,8 @@ describe("cml-sim persistence", function()
   end)
 
   it("saves a change it could not write at the next request, keeping the last good state meanwhile", function()
-    local s = sim.start { state_dir = dir }
+    -- no timer may change the state behind the test's back (a project 'creating' → 'success')
+    local s = sim.start { state_dir = dir, delays = { project_create = 0 } }
     s:new_project("first")
     local good = assert(read(dir .. "/state.json"))
     -- a folder where the temporary file goes makes the next save fail
