@@ -8,7 +8,7 @@ local fs = require "raycai.fs"
 local cluster = require "support.cluster"
 
 local GPU = "recipes/gpu_cluster.lua"
-local DELAYS = { app_start = 30, app_stop = 10, job_scheduling = 10, job_starting = 10, job_running = 20 }
+local DELAYS = sim.QUICK_DELAYS
 
 
 local function env_for(s, extra)

@@ -10,7 +10,7 @@ local cluster = require "support.cluster"
 
 local GPU = "recipes/gpu_cluster.lua"
 local CPU = "recipes/cpu_cluster.lua"
-local DELAYS = { app_start = 30, app_stop = 10, job_scheduling = 10, job_starting = 10, job_running = 20 }
+local DELAYS = sim.QUICK_DELAYS
 
 local function raycai(s, args)
   return run(args, { env = { CML_HOST = s.url, CML_API_KEY = s.api_key } })

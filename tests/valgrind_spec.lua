@@ -9,7 +9,7 @@ local fs = require "raycai.fs"
 local cluster = require "support.cluster"
 
 local GPU = "recipes/gpu_cluster.lua"
-local DELAYS = { app_start = 30, app_stop = 10, job_scheduling = 10, job_starting = 10, job_running = 20 }
+local DELAYS = sim.QUICK_DELAYS
 local BUILD = run.build
 local SUPP = "tests/valgrind.supp"
 -- valgrind slows the host down 20-50 times; a whole up takes a few seconds.

@@ -20,6 +20,9 @@ M.TEST_KEY = "raycai-test-SECRET-4b7e1d9c2a6f"
 --- A runtime from the simulator's catalog (Python 3.11, Workbench, Standard).
 M.RUNTIME = "docker.repository.cloudera.com/cloudera/cdsw/ml-runtime-workbench-python3.11-standard:2025.09.1-b5"
 
+--- Delays (ms) short enough for specs that bring whole clusters up and down many times.
+M.QUICK_DELAYS = { app_start = 30, app_stop = 10, job_scheduling = 10, job_starting = 10, job_running = 20 }
+
 local Sim = {}
 Sim.__index = Sim
 
