@@ -225,7 +225,18 @@ describe("ray recipes against cml-sim", function()
     local plan = raycai(s, { GPU, "plan" })
     assert.matches("update%s+file%s+%.raycai/gpu/worker%.py", plan.stdout)
     assert.matches("update%s+file%s+%.raycai/gpu/head%.py", plan.stdout)
+    s:clear_requests()
     assert.equal(0, raycai(s, { GPU }).code)
+    -- head.py itself holds the content: only its copy goes, it is neither deleted nor uploaded
+    local head_copy_deleted = false
+    for _, q in ipairs(s:requests()) do
+      assert.is_falsy(q.method == "DELETE" and q.path:match("/head%.py$"), "head.py was deleted")
+      assert.is_falsy(q.method == "POST" and q.path:match("/files$") and q.body:find('name=".raycai/gpu/head.py"', 1, true),
+        "head.py was uploaded again")
+      -- the log keeps paths as sent: the client percent-encodes the parentheses
+      head_copy_deleted = head_copy_deleted or (q.method == "DELETE" and q.path:match("/head%%281%%29%.py$") ~= nil)
+    end
+    assert.is_true(head_copy_deleted)
     names = {}
     for _, f in ipairs(assert(client:list_files(pid, ".raycai/gpu")).files) do names[f.path:match("[^/]+$")] = true end
     assert.is_nil(names["head(1).py"])
