@@ -223,6 +223,7 @@ describe("fault matrix", function()
     assert.equal(1, r.code)
     assert.matches("project ray%-gpu does not exist and could not be created: .*403", r.stderr)
     assert.equal(1, select(2, r.stderr:gsub("\n", "")))
+    assert.same({}, s:state().projects or {})
   end)
 
   it("11. a wrong API key: one message naming CML_API_KEY, no retry storm", function()
@@ -239,6 +240,7 @@ describe("fault matrix", function()
       assert.is_nil(seen[q.method .. " " .. q.path], q.method .. " " .. q.path .. " was sent again")
       seen[q.method .. " " .. q.path] = true
     end
+    assert.same({}, s:state().projects or {})
   end)
 
   it("13. SIGINT during the worker wait: exit 130 within a second; a re-run converges", function()
@@ -294,6 +296,7 @@ describe("fault matrix", function()
       assert.not_matches("bug in raycai", r.stderr)
       assert.matches("GET /api/v2/projects", r.stderr)
     end
+    assert.same({}, s:state().projects or {})
   end)
 end)
 
