@@ -21,6 +21,9 @@
 #include <lua-cjson.h>
 
 #include "raycai.h"
+#ifdef RAYCAI_BUNDLE
+#include "bundle.h"
+#endif
 
 #ifndef RAYCAI_SHARE_REL
 #define RAYCAI_SHARE_REL "share/raycai"
@@ -72,10 +75,12 @@ static int msghandler (lua_State *L) {
 }
 
 
+#ifndef RAYCAI_BUNDLE
 static int is_dir (const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
+#endif
 
 
 /* Folder holding this executable, from /proc/self/exe; "" when unknown. */
@@ -97,37 +102,55 @@ static void exe_dir (char *out, size_t size) {
 ** Push the table require("raycai.host") returns: version, exe_dir, lua_dir, share_dir,
 ** http_module. The Lua library is found through RAYCAI_LUA_PATH, then <exe>/lua (build tree),
 ** then <exe>/../share/raycai/lua (installed); raycai.http at <exe>/lib/raycai/http.so (build
-** tree) or <exe>/../lib/raycai/http.so (installed).
+** tree) or <exe>/../lib/raycai/http.so (installed). The relocatable binary (RAYCAI_BUNDLE) says
+** bundled = true and carries all of it: its share_dir and lua_dir are "bundle:" paths.
 */
 static void push_host_facts (lua_State *L) {
-  char dir[PATH_MAX], cand[PATH_MAX + 64];
+  char dir[PATH_MAX];
   const char *override = getenv("RAYCAI_LUA_PATH");
-  int build_tree;
   exe_dir(dir, sizeof dir);
-  snprintf(cand, sizeof cand, "%s/lua", dir);
-  build_tree = is_dir(cand);
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   lua_pushstring(L, RAYCAI_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushstring(L, dir);
   lua_setfield(L, -2, "exe_dir");
   lua_pushstring(L, progname);
   lua_setfield(L, -2, "progname");
-  if (build_tree)
-    lua_pushfstring(L, "%s/lib/raycai/http.so", dir);
-  else
-    lua_pushfstring(L, "%s/../%s/http.so", dir, RAYCAI_LIB_REL);
-  lua_setfield(L, -2, "http_module");
-  if (build_tree)
-    lua_pushstring(L, dir);
-  else
-    lua_pushfstring(L, "%s/../%s", dir, RAYCAI_SHARE_REL);
+#ifdef RAYCAI_BUNDLE
+  /* the relocatable binary: library, templates and recipes are inside it ("bundle:" paths,
+  ** read through raycai.resource); RAYCAI_LUA_PATH still points at a library on disk */
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "bundled");
+  lua_pushliteral(L, "bundle:");
+  lua_setfield(L, -2, "share_dir");
   if (override != NULL && *override != '\0')
     lua_pushstring(L, override);
   else
-    lua_pushfstring(L, "%s/lua", lua_tostring(L, -1));
-  lua_setfield(L, -3, "lua_dir");
-  lua_setfield(L, -2, "share_dir");
+    lua_pushliteral(L, "bundle:lua");
+  lua_setfield(L, -2, "lua_dir");
+#else
+  {
+    char cand[PATH_MAX + 64];
+    int build_tree;
+    snprintf(cand, sizeof cand, "%s/lua", dir);
+    build_tree = is_dir(cand);
+    if (build_tree)
+      lua_pushfstring(L, "%s/lib/raycai/http.so", dir);
+    else
+      lua_pushfstring(L, "%s/../%s/http.so", dir, RAYCAI_LIB_REL);
+    lua_setfield(L, -2, "http_module");
+    if (build_tree)
+      lua_pushstring(L, dir);
+    else
+      lua_pushfstring(L, "%s/../%s", dir, RAYCAI_SHARE_REL);
+    if (override != NULL && *override != '\0')
+      lua_pushstring(L, override);
+    else
+      lua_pushfstring(L, "%s/lua", lua_tostring(L, -1));
+    lua_setfield(L, -3, "lua_dir");
+    lua_setfield(L, -2, "share_dir");
+  }
+#endif
 }
 
 
@@ -144,9 +167,12 @@ static int host_module (lua_State *L) {
 ** behind that must not outlive their code (lua_close would dlclose a loadlib library).
 */
 static int load_http (lua_State *L) {
+  lua_CFunction open;
+#ifdef RAYCAI_BUNDLE
+  open = raycai_bundle_open_http(L);
+#else
   const char *path;
   void *lib;
-  lua_CFunction open;
   lua_getfield(L, lua_upvalueindex(1), "http_module");
   path = lua_tostring(L, -1);
   lib = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
@@ -155,6 +181,7 @@ static int load_http (lua_State *L) {
   open = (lua_CFunction)(uintptr_t)dlsym(lib, "luaopen_raycai_http");
   if (open == NULL)
     return luaL_error(L, "cannot load raycai.http from %s: %s (reinstall raycai)", path, dlerror());
+#endif
   lua_pushcfunction(L, open);
   lua_pushvalue(L, 1);  /* module name */
   lua_call(L, 1, 1);
@@ -176,12 +203,33 @@ static void preload_host (lua_State *L) {
   lua_setfield(L, -3, "raycai.http");
   lua_pushcclosure(L, host_module, 1);
   lua_setfield(L, -2, "raycai.host");
+#ifdef RAYCAI_BUNDLE
+  lua_pushcfunction(L, luaopen_raycai_bundle);
+  lua_setfield(L, -2, "raycai.bundle");
+#endif
   lua_pop(L, 1);  /* pop preload table */
 }
 
 
-/* package.path = <lua_dir>/?.lua;<lua_dir>/?/init.lua ; no current-directory entries. */
+/*
+** package.path = <lua_dir>/?.lua;<lua_dir>/?/init.lua ; no current-directory entries. The
+** relocatable binary loads its own library from package.preload instead (unless
+** RAYCAI_LUA_PATH names one on disk), and its package.path is empty.
+*/
 static void set_package_path (lua_State *L) {
+#ifdef RAYCAI_BUNDLE
+  const char *override = getenv("RAYCAI_LUA_PATH");
+  if (override == NULL || *override == '\0') {
+    raycai_bundle_preload(L);
+    lua_getglobal(L, "package");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "path");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "cpath");
+    lua_pop(L, 1);  /* pop package */
+    return;
+  }
+#endif
   lua_getglobal(L, "package");
   lua_getglobal(L, "require");
   lua_pushliteral(L, "raycai.host");

@@ -7,6 +7,7 @@ local ui = require "raycai.ui"
 local clock = require "raycai.clock"
 local fs = require "raycai.fs"
 local term = require "raycai.term"
+local resource = require "raycai.resource"
 
 local M = {}
 
@@ -18,6 +19,7 @@ local ACTIONS = { up = true, plan = true, status = true, down = true, params = t
 local USAGE = [[
 usage: raycai-run [OPTIONS] RECIPE [ACTION]
 
+RECIPE is a recipe file, or the name of a shipped recipe (raycai-run --list-recipes).
 Deploy a Ray cluster described by a Lua recipe to a Cloudera AI (CML) workspace.
 
 Actions:
@@ -35,6 +37,8 @@ Options:
   -q, --quiet       only the summary and errors
   --insecure        do not verify the workspace's TLS certificate (warns every run)
   --purge           with down: also delete the setup job and the cluster's files
+  --sim             deploy to the built-in simulator even inside CML
+  --list-recipes    list the shipped recipes (run one by name: raycai-run gpu_cluster)
   --version         print the version and exit
   -h, --help        this help
 
@@ -87,6 +91,8 @@ function M.parse(args)
     elseif a == "--insecure" then opts.insecure = true
     elseif a == "--purge" then opts.purge = true
     elseif a == "--version" then opts.version = true
+    elseif a == "--list-recipes" then opts.list_recipes = true
+    elseif a == "--sim" then opts.sim = true
     elseif a == "-h" or a == "--help" then opts.help = true
     else
       return nil, ("unknown option '%s'"):format(a)
@@ -102,15 +108,39 @@ function M.parse(args)
 end
 
 
---- Find the recipe file: as given, else in the installed recipes folder.
+--- The folder of the shipped recipes: in the build tree, the installed tree or the binary.
+local function shipped_dir()
+  return host.share_dir and resource.join(host.share_dir, "recipes") or nil
+end
+
+
+--- The shipped recipes' names (gpu_cluster, ...), sorted.
+function M.shipped_recipes()
+  local dir = shipped_dir()
+  local names = dir and resource.list(dir) or {}
+  local out = {}
+  for _, n in ipairs(names) do
+    if n:match("%.lua$") then out[#out + 1] = n:sub(1, -5) end
+  end
+  return out
+end
+
+
+--- Find the recipe file: as given on disk (a recipe on disk always wins), else a shipped recipe
+--- by file name or by name (gpu_cluster).
 local function find_recipe(path)
   if fs.exists(path) then return path end
-  local installed = fs.join(host.share_dir or "", "recipes", path)
-  if host.share_dir and fs.exists(installed) then return installed end
-  local alt = fs.join(host.share_dir or "", path)
-  if host.share_dir and fs.exists(alt) then return alt end
-  return nil, ("recipe '%s' not found (no such file; the installed recipes are in %s)")
-    :format(path, fs.join(host.share_dir or "?", "recipes"))
+  local dir = shipped_dir()
+  if dir and not path:find("^/") then
+    local cands = { resource.join(dir, path), resource.join(host.share_dir, path) }
+    if not path:match("%.lua$") then cands[#cands + 1] = resource.join(dir, path .. ".lua") end
+    for _, cand in ipairs(cands) do
+      if resource.exists(cand) then return cand end
+    end
+  end
+  local names = M.shipped_recipes()
+  return nil, ("recipe '%s' not found: no such file, and no shipped recipe of that name (%s; "
+    .. "raycai-run --list-recipes)"):format(path, #names > 0 and table.concat(names, ", ") or "none")
 end
 
 
@@ -131,6 +161,25 @@ function M.load_recipe(path)
     return nil, ("%s: the recipe must return recipe.new{ ... } (it returned a %s)"):format(found, type(r))
   end
   return r
+end
+
+
+--- --list-recipes: each shipped recipe with its description.
+function M.list_recipes()
+  local rows = { { "RECIPE", "DESCRIPTION" } }
+  local list = {}
+  for _, name in ipairs(M.shipped_recipes()) do
+    local r = M.load_recipe(name)
+    local doc = r and r.doc or "(does not load: run raycai-run " .. name .. " params)"
+    rows[#rows + 1] = { name, doc }
+    list[#list + 1] = { name = name, doc = doc }
+  end
+  if ui.is_json() then
+    ui.event("recipes", { recipes = list })
+    return EXIT.ok
+  end
+  ui.table(rows)
+  return EXIT.ok
 end
 
 
@@ -221,6 +270,7 @@ function M.main(args)
     if ui.is_json() then ui.event("version", { version = host.version, lua = _VERSION }) end
     return EXIT.ok
   end
+  if opts.list_recipes then return M.list_recipes() end
   if opts.help and not opts.recipe then
     term.write("stdout", USAGE)
     return EXIT.ok

@@ -1,7 +1,7 @@
 -- raycai.sandbox: recipes and their modules run in their own strict _ENV. Reading an undefined
 -- global or assigning one is an error with file:line. `require` looks in the recipe's folder, then
 -- each folder of RAYCAI_PATH, then the installed library.
-local fs = require "raycai.fs"
+local resource = require "raycai.resource"
 local ui = require "raycai.ui"
 
 local M = {}
@@ -35,7 +35,7 @@ end
 --- A loader context for one run: the folders searched and the modules loaded so far.
 ---@param recipe_path string
 function M.new(recipe_path)
-  local dirs = { fs.dirname(fs.absolute(recipe_path)) }
+  local dirs = { resource.dirname(recipe_path) }
   local extra = os.getenv("RAYCAI_PATH")
   if extra and extra ~= "" then
     for dir in extra:gmatch("[^:]+") do dirs[#dirs + 1] = dir end
@@ -57,8 +57,8 @@ function M.new(recipe_path)
     if self.loaded[name] ~= nil then return self.loaded[name] end
     local rel = name:gsub("%.", "/")
     for _, dir in ipairs(self.dirs) do
-      for _, cand in ipairs({ fs.join(dir, rel .. ".lua"), fs.join(dir, rel, "init.lua") }) do
-        if fs.exists(cand) then
+      for _, cand in ipairs({ resource.join(dir, rel .. ".lua"), resource.join(dir, rel, "init.lua") }) do
+        if resource.exists(cand) then
           local mod = M.run_file(self, cand)
           if mod == nil then mod = true end
           self.loaded[name] = mod
@@ -80,7 +80,7 @@ end
 --- Load and run a file in a fresh strict environment; returns what the chunk returns.
 --- Raises "file:line: message" for syntax and runtime errors.
 function M.run_file(self, path)
-  local text, rerr = fs.read(path)
+  local text, rerr = resource.read(path)
   if not text then error(rerr, 0) end
   local display = path
   local chunk, err = load(text, "@" .. display, "t", strict_env(self.base))

@@ -3,7 +3,7 @@
 -- templates' py/sh filters.
 local template = require "raycai.template"
 local hash = require "raycai.hash"
-local fs = require "raycai.fs"
+local resource = require "raycai.resource"
 
 local M = {}
 
@@ -46,7 +46,7 @@ end
 function M.all(p, names)
   local sources = {}
   for key, file in pairs({ setup = "setup_venv.py.tmpl", head = "head.py.tmpl", worker = "worker.py.tmpl" }) do
-    local text, err = fs.read(M.TEMPLATES .. "/" .. file)
+    local text, err = resource.read(M.TEMPLATES .. "/" .. file)
     if not text then return nil, "launcher template missing: " .. err end
     sources[key] = { text = text, name = file }
   end
