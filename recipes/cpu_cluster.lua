@@ -5,7 +5,6 @@ return ray.recipe {
   name = "cpu_cluster",
   doc = "Ray cluster: a 2 vCPU head and CPU-only workers on Standard runtimes",
   defaults = {
-    project = "ray-cpu",
     cluster = "cpu",
     workers = 2,
     head = { cpu = 2, memory = 8, gpu = 0, edition = "Standard" },

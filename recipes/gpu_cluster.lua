@@ -9,7 +9,6 @@ return ray.recipe {
   name = "gpu_cluster",
   doc = "Ray cluster: a 4 vCPU / 16 GB head on a Standard runtime, GPU workers on an Nvidia GPU runtime",
   defaults = {
-    project = "ray-gpu",
     cluster = "gpu",
     workers = 2,
     head = { cpu = 4, memory = 16, gpu = 0, edition = "Standard" },

@@ -280,6 +280,13 @@ function M.main(args)
     return usage_error(("unknown action '%s'; use up, plan, status, down or params"):format(opts.action))
   end
   if opts.purge and opts.action ~= "down" then return usage_error("--purge goes with the down action") end
+  local workload = require "raycai.cml.workload"
+  workload.use_sim(opts.sim)
+  if opts.action ~= "params" and not opts.help then
+    -- a half-set CML environment is a usage error: nothing is looked up or changed
+    local kind, kerr = workload.kind(opts)
+    if not kind then return usage_error(kerr) end
+  end
   local r, lerr, trace = M.load_recipe(opts.recipe)
   if not r then
     ui.error(lerr)

@@ -1,12 +1,15 @@
 -- raycai.target: which CML the run talks to. CML_HOST (with CML_API_KEY or CML_API_KEY_FILE)
--- names a real workspace; without it raycai-run starts the built-in simulator (cml-sim) on
--- loopback, with its state in a per-user folder so status and down see the same cluster later.
+-- names a real workspace; inside a CML workload (a session terminal, a job) the workspace and key
+-- CML gives it (CDSW_API_URL or CDSW_DOMAIN, CDSW_APIV2_KEY) serve when CML_* are unset;
+-- otherwise (or with --sim) raycai-run starts the built-in simulator (cml-sim) on loopback,
+-- with its state in a per-user folder so status and down see the same cluster later.
 local cml = require "raycai.cml"
 local ui = require "raycai.ui"
 local fs = require "raycai.fs"
 local proc = require "raycai.proc"
 local hash = require "raycai.hash"
 local clock = require "raycai.clock"
+local workload = require "raycai.cml.workload"
 
 local M = {}
 
@@ -99,13 +102,25 @@ function M.connect(ctx)
   if not ok then return nil, timeout end
   local dok, deadline = seconds_from_env("CML_RETRY_DEADLINE")
   if not dok then return nil, deadline end
-  local host = os.getenv("CML_HOST")
-  if host and host ~= "" then
-    local cfg, err = cml.config_from_env(os.getenv)
+  local kind, kerr = workload.kind(opts)
+  if not kind then return nil, kerr end
+  if kind ~= "sim" then
+    local cfg, err
+    if kind == "cml" then cfg, err = cml.config_from_env(os.getenv)
+    else cfg, err = workload.config(os.getenv) end
     if not cfg then return nil, err end
     if opts.insecure then cfg.insecure = true end
     cfg.log, cfg.warn, cfg.timeout, cfg.deadline = log, ui.warn, timeout, deadline
     ctx.state.domain = (cfg.host:gsub("^%a+://", "")):match("^[^/:]+")
+    if kind == "inside" then
+      local project = tostring(ctx.params and ctx.params.project)
+      local current = os.getenv("CDSW_PROJECT")
+      if project == workload.current_project() and current and current ~= "" then
+        project = ("%s (the current project, %s)"):format(current, project)
+      end
+      ui.info(("inside CML: workspace %s, project %s; CML_HOST and CML_API_KEY target another, --sim "
+        .. "the built-in simulator"):format(cfg.host, project))
+    end
     return cml.client(cfg)
   end
   local sim, serr = M.start_sim(ctx)

@@ -78,12 +78,20 @@ local function resources(role, r, builtin)
 end
 
 
+--- A recipe that names no project: inside a CML workload the current project (so a session's
+--- files, venv and drivers share the cluster's project), elsewhere ray-<cluster> (ray-gpu).
+local function default_project(d)
+  return require("raycai.cml.workload").current_project() or (d.cluster and ("ray-" .. d.cluster)) or "ray"
+end
+
+
 --- The parameter tree of a Ray cluster, with these defaults (a nested table of values).
 function M.params(d)
   d = d or {}
   local py, ry, t, su = d.python or {}, d.ray or {}, d.timeouts or {}, d.setup or {}
   return {
-    project = param(pick(d.project, "ray"), "CML project name or id (created by up when missing)",
+    project = param(pick(d.project, default_project(d)),
+                    "CML project name or id (created by up when missing); inside CML: the current project",
                     { pattern = "^[^/]+$", hint = "a project name cannot contain '/'" }),
     cluster = param(pick(d.cluster, "ray"), "cluster name: a-z, 0-9 and single hyphens, at most 30",
                     { check = cluster_name }),
