@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
 
-.PHONY: deps build run test check check-asan fuzz clean
+.PHONY: deps build run test check check-asan fuzz clean dist
 
 deps:
 	sh scripts/install-deps.sh
@@ -29,6 +29,10 @@ check-asan:
 
 fuzz:
 	sh fuzz/run.sh 20
+
+# The relocatable tarball build/raycai-<version>-linux-<arch>.tar.gz (docs/install.md).
+dist: build
+	cmake --build $(BUILD) --target dist
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -126,10 +126,11 @@ function M.shipped_recipes()
 end
 
 
---- Find the recipe file: as given on disk (a recipe on disk always wins), else a shipped recipe
---- by file name or by name (gpu_cluster).
+--- Find the recipe file: as given on disk, or NAME.lua on disk (a recipe on disk always wins),
+--- else a shipped recipe by file name or by name (gpu_cluster).
 local function find_recipe(path)
   if fs.exists(path) then return path end
+  if not path:match("%.lua$") and fs.exists(path .. ".lua") then return path .. ".lua" end
   local dir = shipped_dir()
   if dir and not path:find("^/") then
     local cands = { resource.join(dir, path), resource.join(host.share_dir, path) }
