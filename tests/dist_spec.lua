@@ -133,6 +133,14 @@ return ray.recipe { name = "gpu_cluster", doc = "the team's own copy", defaults 
     assert.equal(0, #apps.applications)
   end)
 
+  it("runs recipe specs with the machine's busted: raycai-run test", function()
+    local copy = fs.join(top, "recipes")
+    assert(sh(("cp -R %s/recipes %s"):format(SOURCE, copy)))
+    local r = clean_run({ bin, "test", copy }, { home = home })
+    assert.equal(0, r.code, r.stdout .. r.stderr)
+    assert.matches("%d+ successes / 0 failures / 0 errors", r.stdout)
+  end)
+
   it("rehearses on the cml-sim it carries when no workspace is set", function()
     local r = clean_run({ bin, "cpu_cluster", "plan" }, { home = home })
     assert.equal(3, r.code, r.stderr)

@@ -50,3 +50,12 @@ if(RAYCAI_FUZZ)
   add_subdirectory("${CMAKE_SOURCE_DIR}/fuzz" "${CMAKE_BINARY_DIR}/fuzz")
 endif()
 # --- end memory safety ---
+
+# The shipped recipes' own specs (recipes/spec), run the way a recipe author runs them.
+add_test(NAME recipe_specs COMMAND "${CMAKE_BINARY_DIR}/raycai-run" test recipes)
+set_tests_properties(recipe_specs PROPERTIES WORKING_DIRECTORY "${CMAKE_SOURCE_DIR}"
+  ENVIRONMENT "NO_COLOR=1" TIMEOUT 300)
+if(RAYCAI_SANITIZE)
+  set_property(TEST recipe_specs APPEND PROPERTY ENVIRONMENT
+    "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
+endif()

@@ -88,6 +88,7 @@ local MODULES = {
   { module = "raycai.ui", file = "ui" },
   { module = "raycai.cml", file = "cml" },
   { module = "raycai.cml.errors", file = "cml" },
+  { module = "raycai.testing", file = "testing" },
 }
 
 
@@ -108,6 +109,11 @@ local OBJECTS = {
       local c = assert(require("raycai.cml").client { host = "http://127.0.0.1:9", api_key = "types-spec-key" })
       c:close()
       return getmetatable(c).__index
+    end },
+  { class = "raycai.testing.Sim", file = "testing", methods = function()
+      local sim = require("raycai.testing").sim()
+      sim:stop()
+      return getmetatable(sim).__index
     end },
   { class = "raycai.Recipe", file = "recipe", methods = function()
       return getmetatable(require("raycai.recipe").new { name = "t", steps = {} }).__index

@@ -18,6 +18,7 @@ local ACTIONS = { up = true, plan = true, status = true, down = true, params = t
 
 local USAGE = [[
 usage: raycai-run [OPTIONS] RECIPE [ACTION]
+       raycai-run test [DIR]    run the recipe specs (*_spec.lua) under DIR with busted
 
 RECIPE is a recipe file, or the name of a shipped recipe (raycai-run --list-recipes).
 Deploy a Ray cluster described by a Lua recipe to a Cloudera AI (CML) workspace.
@@ -272,6 +273,15 @@ function M.main(args)
     return EXIT.ok
   end
   if opts.list_recipes then return M.list_recipes() end
+  if opts.positional[1] == "test" and not fs.exists("test") then
+    -- raycai-run test [DIR]: the recipe specs (a recipe file named "test" still runs as one)
+    local code, terr, tcode = require("raycai.test_runner").run { dir = opts.positional[2], verbose = opts.verbose }
+    if not code then
+      ui.error(terr)
+      return tcode
+    end
+    return code
+  end
   if opts.help and not opts.recipe then
     term.write("stdout", USAGE)
     return EXIT.ok

@@ -1,0 +1,72 @@
+-- raycai.lua_trees: where this machine keeps Lua 5.4 modules, as LuaRocks and Debian lay them
+-- out: LUA_PATH_5_4 / LUA_PATH when set (`eval "$(luarocks path)"` sets them), else LuaRocks'
+-- user tree (~/.luarocks), then /usr/local (luarocks' system tree), then the system's own
+-- (/usr/share/lua/5.4, Debian's lua-* packages). `raycai-run test` finds busted there, and
+-- recipes find modules installed with `luarocks install` (pure Lua only: the sandbox loads no C).
+local fs = require "raycai.fs"
+
+local M = {}
+
+
+local function home_tree()
+  local home = os.getenv("HOME")
+  return home and home ~= "" and fs.join(home, ".luarocks") or nil
+end
+
+
+--- The ?.lua templates, in search order (the ones of folders that exist).
+function M.path()
+  local env = os.getenv("LUA_PATH_5_4") or os.getenv("LUA_PATH")
+  local out = {}
+  if env and env ~= "" then
+    for t in env:gmatch("[^;]+") do
+      if t:match("%.lua$") and not t:match("^%./") then out[#out + 1] = t end  -- no cwd entries
+    end
+    if not env:find(";;", 1, true) then return out end
+  end
+  local trees = { "/usr/local", "/usr" }
+  local home = home_tree()
+  if home then table.insert(trees, 1, home) end
+  for _, tree in ipairs(trees) do
+    local dir = fs.join(tree, "share", "lua", "5.4")
+    if fs.exists(dir) then
+      out[#out + 1] = dir .. "/?.lua"
+      out[#out + 1] = dir .. "/?/init.lua"
+    end
+  end
+  return out
+end
+
+
+--- The ?.so templates of C modules (for busted's own dependencies, never for recipes).
+function M.cpath()
+  local env = os.getenv("LUA_CPATH_5_4") or os.getenv("LUA_CPATH")
+  local out = {}
+  if env and env ~= "" then
+    for t in env:gmatch("[^;]+") do
+      if not t:match("^%./") then out[#out + 1] = t end
+    end
+    if not env:find(";;", 1, true) then return out end
+  end
+  local dirs = {}
+  local home = home_tree()
+  if home then dirs[#dirs + 1] = fs.join(home, "lib", "lua", "5.4") end
+  dirs[#dirs + 1] = "/usr/local/lib/lua/5.4"
+  for _, name in ipairs(fs.list("/usr/lib") or {}) do
+    if name:match("%-linux%-gnu%w*$") then dirs[#dirs + 1] = fs.join("/usr/lib", name, "lua", "5.4") end
+  end
+  dirs[#dirs + 1] = "/usr/lib/lua/5.4"
+  for _, dir in ipairs(dirs) do
+    if fs.exists(dir) then out[#out + 1] = dir .. "/?.so" end
+  end
+  return out
+end
+
+
+--- The first file that package.searchpath finds for module name over templates, or nil.
+function M.find(name, templates)
+  return package.searchpath(name, table.concat(templates, ";"))
+end
+
+
+return M
