@@ -1,8 +1,9 @@
 -- raycai.lua_trees: where this machine keeps Lua 5.4 modules, as LuaRocks and Debian lay them
--- out: LUA_PATH_5_4 / LUA_PATH when set (`eval "$(luarocks path)"` sets them), else LuaRocks'
--- user tree (~/.luarocks), then /usr/local (luarocks' system tree), then the system's own
--- (/usr/share/lua/5.4, Debian's lua-* packages). `raycai-run test` finds busted there, and
--- recipes find modules installed with `luarocks install` (pure Lua only: the sandbox loads no C).
+-- out: LUA_PATH_5_4 / LUA_PATH when set (`eval "$(luarocks path)"` sets them), else the folders
+-- `luarocks --lua-version 5.4 path` reports, in its order: /usr/local (LuaRocks' system tree),
+-- /usr/share/lua/5.4 (Debian's lua-* packages), then the user tree (~/.luarocks, `--local`).
+-- `raycai-run test` finds busted there, and recipes find modules installed with `luarocks
+-- install` (pure Lua only: the sandbox loads no C).
 local fs = require "raycai.fs"
 
 local M = {}
@@ -24,11 +25,11 @@ function M.path()
     end
     if not env:find(";;", 1, true) then return out end
   end
-  local trees = { "/usr/local", "/usr" }
+  -- the order `luarocks --lua-version 5.4 path` reports: the system tree, Debian's, the user's
+  local dirs = { "/usr/local/share/lua/5.4", "/usr/local/lib/lua/5.4", "/usr/share/lua/5.4" }
   local home = home_tree()
-  if home then table.insert(trees, 1, home) end
-  for _, tree in ipairs(trees) do
-    local dir = fs.join(tree, "share", "lua", "5.4")
+  if home then dirs[#dirs + 1] = fs.join(home, "share", "lua", "5.4") end
+  for _, dir in ipairs(dirs) do
     if fs.exists(dir) then
       out[#out + 1] = dir .. "/?.lua"
       out[#out + 1] = dir .. "/?/init.lua"

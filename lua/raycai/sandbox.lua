@@ -1,6 +1,7 @@
 -- raycai.sandbox: recipes and their modules run in their own strict _ENV. Reading an undefined
 -- global or assigning one is an error with file:line. `require` looks in the recipe's folder, then
--- each folder of RAYCAI_PATH, then the installed library.
+-- each folder of RAYCAI_PATH, then the installed library, then the LuaRocks trees (pure Lua
+-- modules installed with `luarocks install`, run in the sandbox too).
 local resource = require "raycai.resource"
 local ui = require "raycai.ui"
 
@@ -69,8 +70,18 @@ function M.new(recipe_path)
     if package.loaded[name] ~= nil or package.preload[name] or package.searchpath(name, package.path) then
       return require(name)
     end
-    error(("module '%s' not found (looked in %s, then the raycai library; add a folder with RAYCAI_PATH)")
-      :format(name, table.concat(self.dirs, ", ")), 2)
+    -- modules installed with LuaRocks (pure Lua), run in the sandbox like the recipe's own
+    local rocks = require("raycai.lua_trees").path()
+    local rock = #rocks > 0 and package.searchpath(name, table.concat(rocks, ";"))
+    if rock then
+      local mod = M.run_file(self, rock)
+      if mod == nil then mod = true end
+      self.loaded[name] = mod
+      return mod
+    end
+    error(("module '%s' not found (looked in %s, then the raycai library, then the LuaRocks trees %s; "
+      .. "add a folder with RAYCAI_PATH, or luarocks install --local the module)")
+      :format(name, table.concat(self.dirs, ", "), #rocks > 0 and table.concat(rocks, ";") or "(none)"), 2)
   end
   self.base = base
   return self
