@@ -24,7 +24,7 @@ _raycai_run() {
     words=("${COMP_WORDS[@]}")
     cword=$COMP_CWORD
   fi
-  local opts="--set --json --verbose -v --quiet -q --insecure --purge --version --help -h"
+  local opts="--set --json --verbose -v --quiet -q --insecure --purge --sim --list-recipes --version --help -h"
   local actions="up plan status down params"
   local exe=${words[0]:-raycai-run}
 
@@ -61,11 +61,14 @@ _raycai_run() {
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
     return
   fi
-  if [[ $npos -eq 1 ]]; then
+  if [[ $npos -eq 1 && $recipe == test ]]; then
+    COMPREPLY=($(compgen -d -- "$cur"))   # raycai-run test [DIR]
+    compopt -o filenames 2>/dev/null
+  elif [[ $npos -eq 1 ]]; then
     COMPREPLY=($(compgen -W "$actions" -- "$cur"))
   elif [[ $npos -eq 0 ]]; then
     local IFS=$'\n' d f
-    COMPREPLY=($(compgen -f -X '!*.lua' -- "$cur") $(compgen -d -- "$cur"))
+    COMPREPLY=($(compgen -f -X '!*.lua' -- "$cur") $(compgen -d -- "$cur") $(compgen -W test -- "$cur"))
     if [[ $cur != */* ]]; then
       for d in $(_raycai_run_recipe_dirs "$exe"); do
         for f in "$d"/*.lua; do
