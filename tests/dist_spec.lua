@@ -10,16 +10,6 @@ local BUILD = run.build
 local SOURCE = os.getenv("RAYCAI_SOURCE_DIR") or "."
 
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  os.remove(path)
-  return s
-end
-
-
 --- Run argv with `env -i PATH=/usr/bin:/bin HOME=home` plus env (a list of NAME=VALUE), in cwd.
 local function clean_run(argv, opts)
   local out, err = os.tmpname(), os.tmpname()
@@ -34,7 +24,7 @@ local function clean_run(argv, opts)
   local p = assert(proc.spawn(full))
   local code = p:wait(120)
   p:close()
-  local r = { code = code, stdout = slurp(out), stderr = slurp(err) }
+  local r = { code = code, stdout = run.slurp(out), stderr = run.slurp(err) }
   run.assert_no_secret(r.stdout .. r.stderr)
   return r
 end

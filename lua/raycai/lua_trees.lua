@@ -15,16 +15,23 @@ local function home_tree()
 end
 
 
+--- The templates of LUA_<kind>_5_4 (else LUA_<kind>) that `keep` accepts, never the current
+--- folder's; and whether the defaults follow (unset, or a ";;" in it, as Lua's own rule).
+local function from_env(kind, keep)
+  local env = os.getenv("LUA_" .. kind .. "_5_4") or os.getenv("LUA_" .. kind)
+  local out = {}
+  if not env or env == "" then return out, true end
+  for t in env:gmatch("[^;]+") do
+    if keep(t) and not t:match("^%./") then out[#out + 1] = t end
+  end
+  return out, env:find(";;", 1, true) ~= nil
+end
+
+
 --- The ?.lua templates, in search order (the ones of folders that exist).
 function M.path()
-  local env = os.getenv("LUA_PATH_5_4") or os.getenv("LUA_PATH")
-  local out = {}
-  if env and env ~= "" then
-    for t in env:gmatch("[^;]+") do
-      if t:match("%.lua$") and not t:match("^%./") then out[#out + 1] = t end  -- no cwd entries
-    end
-    if not env:find(";;", 1, true) then return out end
-  end
+  local out, defaults = from_env("PATH", function(t) return t:match("%.lua$") end)
+  if not defaults then return out end
   -- the order `luarocks --lua-version 5.4 path` reports: the system tree, Debian's, the user's
   local dirs = { "/usr/local/share/lua/5.4", "/usr/local/lib/lua/5.4", "/usr/share/lua/5.4" }
   local home = home_tree()
@@ -41,14 +48,8 @@ end
 
 --- The ?.so templates of C modules (for busted's own dependencies, never for recipes).
 function M.cpath()
-  local env = os.getenv("LUA_CPATH_5_4") or os.getenv("LUA_CPATH")
-  local out = {}
-  if env and env ~= "" then
-    for t in env:gmatch("[^;]+") do
-      if not t:match("^%./") then out[#out + 1] = t end
-    end
-    if not env:find(";;", 1, true) then return out end
-  end
+  local out, defaults = from_env("CPATH", function() return true end)
+  if not defaults then return out end
   local dirs = {}
   local home = home_tree()
   if home then dirs[#dirs + 1] = fs.join(home, "lib", "lua", "5.4") end

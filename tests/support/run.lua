@@ -10,7 +10,8 @@ M.exe = M.build .. "/raycai-run"
 M.secrets = { require("support.sim").TEST_KEY }
 
 
-local function slurp(path)
+--- The content of a file (or ""), which is then removed: for a child's captured output.
+function M.slurp(path)
   local f = io.open(path, "rb")
   if not f then return "" end
   local s = f:read("a")
@@ -47,7 +48,7 @@ function M.raycai(args, opts)
   local p = assert(proc.spawn(argv))
   local code = p:wait(opts.timeout or 120)
   p:close()
-  local r = { code = code, stdout = slurp(out), stderr = slurp(err) }
+  local r = { code = code, stdout = M.slurp(out), stderr = M.slurp(err) }
   M.assert_no_secret(r.stdout .. r.stderr)  -- every spec that runs raycai-run is also a secrets check
   return r
 end
