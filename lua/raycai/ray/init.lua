@@ -92,7 +92,8 @@ function M.params(d)
     worker = resources("worker", d.worker or {}, { cpu = 8, memory = 32, gpu = 1, edition = "Nvidia GPU" }),
     python = {
       kernel = param(pick(py.kernel, "Python 3.11"), "runtime kernel, e.g. Python 3.11"),
-      editor = param(pick(py.editor, "Workbench"), "runtime editor (Workbench, JupyterLab)"),
+      editor = param(pick(py.editor, ""), "only runtimes of this editor (Workbench, PBJ Workbench, "
+                     .. "JupyterLab); empty: any, preferring that order among equal versions"),
     },
     ray = {
       version = param(pick(ry.version, "2.40.0"), "Ray version installed in the venv",
@@ -120,13 +121,16 @@ function M.params(d)
                 { type = "map", check = env_names }),
     bypass_authentication = param(pick(d.bypass_authentication, false),
                                   "serve the dashboard without CML authentication"),
-    keep_partial = param(pick(d.keep_partial, false), "keep workers created before a failed create"),
+    keep_partial = param(pick(d.keep_partial, false), "keep workers created before a failed create, "
+                         .. "and keep pending applications waiting until timeouts.workers/head"),
     parallel = param(pick(d.parallel, 16), "concurrent create/delete requests", { min = 1, max = 128 }),
     timeouts = {
       project = param(pick(t.project, 120), "seconds to wait for a new project", { min = 1 }),
       setup = param(pick(t.setup, 1800), "seconds the setup job may run", { min = 1 }),
       head = param(pick(t.head, 600), "seconds to wait for the head to run", { min = 1 }),
       workers = param(pick(t.workers, 900), "seconds to wait for all workers to run", { min = 1 }),
+      pending = param(pick(t.pending, 240), "seconds an application may stay STARTING before it counts as "
+                      .. "pending for want of GPU/CPU (removed unless keep_partial)", { min = 1 }),
       head_wait = param(pick(t.head_wait, 900), "seconds a worker waits for head.json", { min = 1 }),
       ray_start = param(pick(t.ray_start, 300), "seconds ray start may take", { min = 1 }),
       lock = param(pick(t.lock, 7200), "seconds after which another run's lock counts as stale", { min = 1 }),
