@@ -91,7 +91,7 @@ local function desired(ctx, st, role, rt, i)
     bypass_authentication = p.bypass_authentication,
     environment = env,
   }
-  local spec = hash.of({ body = body, script = script_hash(st, role), venv = st.scripts.fingerprint }, 12)
+  local spec = hash.of({ body = body, script = script_hash(st, role), venv = st.scripts.by_role[role].fingerprint }, 12)
   return body, spec
 end
 

@@ -183,6 +183,40 @@ function M.resolve_runtime(client, cache, spec, candidates)
 end
 
 
+--- The project's /dev/shm size raycai wants, in MB: shm_mb, or (0, the default) enough for Ray's
+--- object store on the biggest node (ray.object_store_mb, else Ray's default 30% of the node's
+--- memory) plus a tenth, at least 8192.
+function M.shm_mb(p)
+  if p.shm_mb > 0 then return math.floor(p.shm_mb) end
+  local biggest = math.max(p.head.memory, p.workers > 0 and p.worker.memory or 0)
+  local store = p.ray.object_store_mb > 0 and p.ray.object_store_mb or biggest * 1024 * 0.3
+  return math.max(8192, math.ceil(store * 1.1))
+end
+
+
+--- The project's shared_memory_limit when raycai would raise it, else nil (it never lowers it).
+function M.shm_change(p, project)
+  local have = tonumber(project and project.shared_memory_limit) or 64
+  local want = M.shm_mb(p)
+  if have < want then return have, want end
+end
+
+
+--- Raise the project's shared_memory_limit when lower than wanted; true or nil, err.
+local function raise_shm(ctx, client, project)
+  local have, want = M.shm_change(ctx.params, project)
+  if not have then return true end
+  local updated, err = client:update_project(project.id, { shared_memory_limit = want })
+  if not updated then
+    return nil, ("could not raise the shared memory (/dev/shm) of project %s from %d to %d MB: %s; "
+      .. "raise it in the project settings or set shm_mb lower"):format(project.name, have, want, tostring(err))
+  end
+  project.shared_memory_limit = want
+  ui.object("updated", "project", project.name, { shared_memory_limit = want })
+  return true
+end
+
+
 --- Prepare the cluster for a step. With create=true (up) a missing project is created; without
 --- it (plan, status, down) a missing project is reported as state.project == false.
 function M.prepare(ctx, create)
@@ -216,7 +250,8 @@ function M.prepare(ctx, create)
       return nil, ("project %s does not exist; give a project name to create one"):format(p.project)
     end
     local created, cerr = client:create_project { name = p.project, template = "local",
-      description = "Ray clusters deployed by raycai", default_project_engine_type = "ml_runtime" }
+      description = "Ray clusters deployed by raycai", default_project_engine_type = "ml_runtime",
+      shared_memory_limit = M.shm_mb(p) }
     -- fresh: this run made the project, so it holds nothing raycai did not put there in this
     -- run; the steps skip the lookups whose answer is then known (no files, jobs, applications)
     st.fresh = created and true or false
@@ -231,6 +266,10 @@ function M.prepare(ctx, create)
     ui.object("created", "project", p.project, { id = created.id })
     project, perr = wait_project(client, created, ctx.params.timeouts.project)
     if not project then return nil, perr end
+  end
+  if project and create then
+    local ok, serr = raise_shm(ctx, client, project)
+    if not ok then return nil, serr end
   end
   st.project = project
   if project then

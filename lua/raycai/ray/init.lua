@@ -106,17 +106,22 @@ function M.params(d)
                          { check = location }),
       gcs_port = param(pick(ry.gcs_port, 6379), "Ray GCS port on the head", { min = 1024, max = 65535 }),
       start_retries = param(pick(ry.start_retries, 5), "attempts of ray start on a worker", { min = 1, max = 100 }),
+      object_store_mb = param(pick(ry.object_store_mb, 0), "Ray object store per node in MB "
+                              .. "(--object-store-memory); 0: Ray's default (30% of memory)", { min = 0 }),
     },
     venv = {
       root = param(pick((d.venv or {}).root, ".raycai/venvs"),
                    "project folder holding the venvs, one per fingerprint", { check = project_folder }),
       python = param(pick((d.venv or {}).python, "python3"), "interpreter the setup job builds the venv with",
                      { pattern = "^[%w%._/%-]+$", hint = "give a command or path such as python3.11" }),
+      keep = param(pick((d.venv or {}).keep, 2), "unused venvs of this cluster up keeps (the newest)", { min = 0, max = 100 }),
     },
     setup = {
       cpu = param(pick(su.cpu, 2), "setup job vCPU", { min = 0.1, max = 64, type = "number" }),
       memory = param(pick(su.memory, 8), "setup job memory in GB", { min = 0.1, max = 1024, type = "number" }),
     },
+    shm_mb = param(pick(d.shm_mb, 0), "project shared memory (/dev/shm) in MB that up raises the project to "
+                   .. "(never lowers); 0: Ray's object store on the biggest node + 10%, at least 8192", { min = 0 }),
     env = param(pick(d.env, {}), "extra environment variables of every application",
                 { type = "map", check = env_names }),
     bypass_authentication = param(pick(d.bypass_authentication, false),

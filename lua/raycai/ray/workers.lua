@@ -188,6 +188,8 @@ function M.apply(ctx)
     return nil, werr .. "; the head is up: run up again to replace failed workers, or down to remove the cluster"
   end
   st.workers_ready = #names
+  -- every application now uses this run's venvs: the cluster's older ones can go
+  require("raycai.ray.setup").collect(ctx, st)
   return true, ("%d/%d workers running"):format(#names, ctx.params.workers)
 end
 
