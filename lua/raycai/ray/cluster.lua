@@ -221,6 +221,12 @@ end
 --- it (plan, status, down) a missing project is reported as state.project == false.
 function M.prepare(ctx, create)
   local st = ctx.state.ray
+  if st and st.project and create and not st.shm_raised then
+    -- found by an earlier look (the lock, a plan): up still raises its shared memory
+    st.shm_raised = true
+    local ok, serr = raise_shm(ctx, st.client, st.project)
+    if not ok then return nil, serr end
+  end
   if st and (st.project or not create) then return st end
   local p = ctx.params
   local ok, err = naming.check_cluster(p.cluster)
@@ -268,6 +274,7 @@ function M.prepare(ctx, create)
     if not project then return nil, perr end
   end
   if project and create then
+    st.shm_raised = true
     local ok, serr = raise_shm(ctx, client, project)
     if not ok then return nil, serr end
   end

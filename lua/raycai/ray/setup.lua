@@ -5,6 +5,7 @@ local files = require "raycai.ray.files"
 local scripts = require "raycai.ray.launcher_text"
 local poll = require "raycai.ray.poll"
 local ui = require "raycai.ui"
+local clock = require "raycai.clock"
 
 local M = {}
 
@@ -162,7 +163,7 @@ local function record_owners(ctx, st, owners)
   local p = ctx.params
   for _, v in ipairs(st.scripts.venvs) do
     if not (owners[v.fingerprint] and owners[v.fingerprint][p.cluster]) then
-      local body = ("cluster %s\nruntime %s\nrecorded %s\n"):format(p.cluster, v.runtime, os.date("!%Y-%m-%dT%H:%M:%SZ"))
+      local body = ("cluster %s\nruntime %s\nrecorded %.3f\n"):format(p.cluster, v.runtime, clock.time())
       local ok, err = st.client:upload_file(st.project.id, ("%s/%s.%s"):format(owners_dir(p), v.fingerprint, p.cluster), body)
       if not ok then return nil, "could not record the venv's owner: " .. tostring(err) end
       owners[v.fingerprint] = owners[v.fingerprint] or {}
@@ -207,7 +208,7 @@ function M.collect(ctx, st)
   if #unused <= p.venv.keep then return end
   for _, u in ipairs(unused) do
     local text = st.client:download_file(st.project.id, ("%s/%s.%s"):format(owners_dir(p), u.fp, p.cluster))
-    u.at = type(text) == "string" and text:match("recorded (%S+)") or ""
+    u.at = tonumber(type(text) == "string" and text:match("recorded (%S+)")) or 0
   end
   table.sort(unused, function(a, b) if a.at ~= b.at then return a.at > b.at end return a.fp < b.fp end)
   for i = p.venv.keep + 1, #unused do
