@@ -91,7 +91,8 @@ describe("raycai on a workspace like the real ones", function()
     mark_venvs_built(s, project_named(s, "ray-gpu").id)
     local r = raycai(s, { GPU, "plan" })
     assert.equal(0, r.code, r.stderr)
-    assert.matches("runtime%s+docker%.repository%.cloudera%.com/cloudera/cdsw/ml%-runtime%-pbj%-[%w%.%-]+python3%.11%-cuda", r.stdout)
+    assert.matches("runtime%s+docker%.repository%.cloudera%.com/cloudera/cdsw/ml%-runtime%-pbj%-[%w%.%-]+python3%.11%-cuda",
+      r.stdout)
     assert.matches("No changes", r.stdout)
   end)
 

@@ -275,8 +275,8 @@ function M.prepare(ctx, create)
   end
   if project and create then
     st.shm_raised = true
-    local ok, serr = raise_shm(ctx, client, project)
-    if not ok then return nil, serr end
+    local raised, serr = raise_shm(ctx, client, project)
+    if not raised then return nil, serr end
   end
   st.project = project
   if project then

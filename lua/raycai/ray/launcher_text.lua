@@ -29,7 +29,7 @@ end
 
 --- The variables every template sees (documented in lua/raycai/templates/README.md), for the
 --- venv v (see M.venvs).
-function M.vars(p, names, v)
+function M.vars(p, v)
   return {
     cluster = { name = p.cluster, gcs_port = p.ray.gcs_port },
     venv = { dir = v.dir, python = p.venv.python },
@@ -84,7 +84,7 @@ function M.all(p, names, rt)
   local venvs, by_role = M.venvs(p, names, rt, sources.setup.text)
   local out = { venvs = venvs, by_role = by_role }
   local function render(key, v)
-    return template.render(sources[key].text, M.vars(p, names, v), { name = sources[key].name })
+    return template.render(sources[key].text, M.vars(p, v), { name = sources[key].name })
   end
   for _, v in ipairs(venvs) do
     local text, err = render("setup", v)
