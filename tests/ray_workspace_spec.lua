@@ -2,7 +2,10 @@
 -- linger, no free GPU, the setup job's kill_on_timeout, per-runtime venvs and their collection,
 -- the project's /dev/shm. raycai-run against cml-sim over HTTP, timer mode, ms delays.
 local sim = require "support.sim"
-local run = require("support.run").raycai
+local support_run = require "support.run"
+local run = support_run.raycai
+local proc = require "raycai.proc"
+local fs = require "raycai.fs"
 local cluster = require "support.cluster"
 
 local GPU = "recipes/gpu_cluster.lua"
@@ -151,6 +154,33 @@ describe("raycai on a workspace like the real ones", function()
     -- down waits until the applications are really gone
     assert.equal(0, raycai(s, { GPU, "down" }).code)
     assert.equal(0, count(apps_of(s, "raycai-gpu-")))
+  end)
+
+  it("Ctrl-C while waiting for a deleted head to be gone exits 130; the next up converges", function()
+    s = sim.start { delays = sim.QUICK_DELAYS }
+    assert.equal(0, raycai(s, { GPU }).code)
+    s:control("POST", "/_sim/delays", { app_stop = 4000 })
+    local out = os.tmpname()
+    local p = assert(proc.spawn { support_run.exe, "--set", "head.cpu=2", GPU, stdout = out, stderr = out,
+      env = { CML_HOST = s.url, CML_API_KEY = s.api_key }, kill_on_close = true })
+    s:wait_for(function()
+      local h = cluster.app_named(s, "raycai-gpu-head")
+      return h and h.status == "APPLICATION_STOPPING"
+    end, 30, "the old head to be deleted")
+    p:kill("INT")
+    local code = p:wait(30)
+    p:close()
+    local text = fs.read(out) or ""
+    os.remove(out)
+    assert.equal(130, code, text)
+    assert.matches("interrupted", text)
+    s:control("POST", "/_sim/delays", { app_stop = 10 })
+    local r = raycai(s, { "--set", "head.cpu=2", GPU })
+    assert.equal(0, r.code, r.stderr)
+    local apps = apps_of(s, "raycai-gpu-")
+    assert.equal(3, count(apps))
+    assert.equal(2, apps["raycai-gpu-head"].cpu)
+    for name, a in pairs(apps) do assert.equal("APPLICATION_RUNNING", a.status, name) end
   end)
 
   it("names pending workers after timeouts.pending and removes them; keep_partial keeps them", function()
