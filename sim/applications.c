@@ -40,7 +40,7 @@ static int check_subdomain (reply *rp, const char *sub, const cJSON *self) {
   const cJSON *o;
   cJSON_ArrayForEach(o, st_list("applications")) {
     if (o != self && strcmp(js_str(o, "subdomain"), sub) == 0) {
-      reply_error(rp, 6, "subdomain '%s' is already in use by another application", sub);
+      reply_error(rp, 6, "subdomain '%s' is already in use", sub);
       return -1;
     }
   }

@@ -82,7 +82,7 @@ describe("raycai on a workspace like the real ones", function()
   end)
 
   it("deploys the default recipes on a PBJ-only runtime catalog", function()
-    s = sim.start { delays = sim.QUICK_DELAYS, args = { "--runtimes", "pbj" } }
+    s = sim.start { delays = sim.QUICK_DELAYS, runtimes = "pbj" }
     for _, recipe in ipairs({ GPU, CPU }) do
       local r = raycai(s, { recipe })
       assert.equal(0, r.code, r.stderr)
@@ -100,7 +100,7 @@ describe("raycai on a workspace like the real ones", function()
   end)
 
   it("lists what the workspace offers when no runtime has the kernel, before creating anything", function()
-    s = sim.start { delays = sim.QUICK_DELAYS, args = { "--runtimes", "pbj" } }
+    s = sim.start { delays = sim.QUICK_DELAYS, runtimes = "pbj" }
     local r = raycai(s, { "--set", "python.kernel=Python 3.13", GPU })
     assert.equal(1, r.code)
     local line = r.stderr:match("[^\n]*no enabled runtime[^\n]*")
@@ -156,6 +156,27 @@ describe("raycai on a workspace like the real ones", function()
     assert.equal(0, count(apps_of(s, "raycai-gpu-")))
   end)
 
+  it("blames a 409 on this cluster's own deleted application, never on another application", function()
+    s = sim.start { delays = sim.QUICK_DELAYS }
+    assert.equal(0, raycai(s, { GPU }).code)
+    local head = cluster.app_named(s, "raycai-gpu-head")
+    local pid = head._project_id
+    assert.equal(0, raycai(s, { GPU, "down" }).code)
+    -- an application of this cluster under another name (an older deploy) holds the head's
+    -- subdomain and is being deleted: it lingers
+    s:control("POST", "/_sim/delays", { app_stop = 5000 })
+    local st, old = s:api("POST", "projects/" .. pid .. "/applications", { name = "raycai-gpu-head-old",
+      subdomain = head.subdomain, script = ".raycai/gpu/head.py", runtime_identifier = head.runtime_identifier })
+    assert.equal(200, st)
+    assert.equal(200, (s:api("DELETE", "projects/" .. pid .. "/applications/" .. old.id)))
+    local r = raycai(s, { GPU })
+    assert.equal(1, r.code)
+    assert.matches("409", r.stderr)
+    assert.matches("still held by this cluster's own application raycai%-gpu%-head%-old %(APPLICATION_STOPPING%)",
+      r.stderr)
+    assert.not_matches("another application", r.stderr)
+  end)
+
   it("Ctrl-C while waiting for a deleted head to be gone exits 130; the next up converges", function()
     s = sim.start { delays = sim.QUICK_DELAYS }
     assert.equal(0, raycai(s, { GPU }).code)
@@ -184,7 +205,7 @@ describe("raycai on a workspace like the real ones", function()
   end)
 
   it("names pending workers after timeouts.pending and removes them; keep_partial keeps them", function()
-    s = sim.start { delays = sim.QUICK_DELAYS, args = { "--capacity", "gpu=2" } }
+    s = sim.start { delays = sim.QUICK_DELAYS, capacity = { gpu = 2 } }
     local r = raycai(s, { "--set", "workers=4", "--set", "timeouts.pending=1", GPU })
     assert.equal(1, r.code, r.stdout)
     assert.matches("2 of 4 workers still APPLICATION_STARTING after 1 s", r.stderr)
@@ -210,7 +231,7 @@ describe("raycai on a workspace like the real ones", function()
   end)
 
   it("names a head that cannot be scheduled and removes it", function()
-    s = sim.start { delays = sim.QUICK_DELAYS, args = { "--capacity", "cpu=3" } }
+    s = sim.start { delays = sim.QUICK_DELAYS, capacity = { cpu = 3 } }
     local r = raycai(s, { "--set", "workers=0", "--set", "timeouts.pending=1", "--set", "setup.cpu=1", GPU })
     assert.equal(1, r.code)
     assert.matches("1 of 1 head still APPLICATION_STARTING after 1 s", r.stderr)
@@ -220,7 +241,7 @@ describe("raycai on a workspace like the real ones", function()
   end)
 
   it("creates the setup job with kill_on_timeout and stops a run it gives up on", function()
-    s = sim.start { delays = sim.QUICK_DELAYS, args = { "--capacity", "cpu=1" } }
+    s = sim.start { delays = sim.QUICK_DELAYS, capacity = { cpu = 1 } }
     -- setup.cpu=2 never fits: the run stays ENGINE_SCHEDULING
     local r = raycai(s, { "--set", "timeouts.setup=1", CPU })
     assert.equal(1, r.code)

@@ -28,7 +28,7 @@ describe("cml-sim as a real workspace", function()
   end
 
   it("keeps applications beyond --capacity STARTING until capacity frees", function()
-    s = sim.start { delays = { app_start = 20, app_stop = 20 }, args = { "--capacity", "gpu=2" } }
+    s = sim.start { delays = { app_start = 20, app_stop = 20 }, capacity = { gpu = 2 } }
     local pid = s:new_project("cap", { ["app.py"] = "print(1)\n" }).id
     local a, b, c = app(pid, "a", 1), app(pid, "b", 1), app(pid, "c", 1)
     s:wait_for(function() return status_of(pid, b.id) == "APPLICATION_RUNNING" end, 5, "b running")
@@ -73,7 +73,7 @@ describe("cml-sim as a real workspace", function()
     for _, rt in ipairs(all.runtimes) do editors[rt.editor] = true end
     assert.is_true(editors["PBJ Workbench"] and editors["Workbench"] and editors["JupyterLab"])
     s:stop()
-    s = sim.start { args = { "--runtimes", "pbj" } }
+    s = sim.start { runtimes = "pbj" }
     local _, pbj = s:api("GET", "runtimes?page_size=200")
     assert.is_true(#pbj.runtimes > 0)
     for _, rt in ipairs(pbj.runtimes) do

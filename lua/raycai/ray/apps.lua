@@ -205,8 +205,13 @@ function M.conflict_hint(st, body)
   local list = M.list(st) or {}
   for _, a in pairs(list) do
     if a.subdomain == body.subdomain or a.name == body.name then
-      return ("; the name/subdomain %s is still held by this cluster's own application %s (%s), "
-        .. "deleted but not gone yet: run up again in a moment"):format(body.subdomain, a.name, tostring(a.status))
+      if a.status == "APPLICATION_STOPPING" then
+        return ("; the name/subdomain %s is still held by this cluster's own application %s (%s), "
+          .. "deleted but not gone yet: run up again in a moment"):format(body.subdomain, a.name, a.status)
+      end
+      return ("; the subdomain %s is held by this cluster's application %s (%s), which raycai does not "
+        .. "manage under that name: delete it, or choose another cluster name"):format(body.subdomain,
+        a.name, tostring(a.status))
     end
   end
   return ("; the subdomain %s is taken by another application in the workspace: choose another "

@@ -403,15 +403,29 @@ local function job_names(st)
 end
 
 
+--- The cluster's setup jobs by name, in one listing (the name filter matches substrings, and
+--- every name starts with the head's job name).
+local function find_jobs(st)
+  local list, err = cluster.list_all(st.client, "list_jobs", { st.project.id }, { search_filter = { name = st.names.job } })
+  if not list then return nil, err end
+  local out = {}
+  for _, name in ipairs(job_names(st)) do
+    for _, j in ipairs(list) do if j.name == name then out[name] = j end end
+  end
+  return out
+end
+
+
 function M.destroy(ctx)
   if not ctx.options.purge then return true, "kept (use --purge to delete the setup job)" end
   local st, err = cluster.prepare(ctx, false)
   if not st then return nil, err end
   if not st.project then return true, "no project" end
   local deleted = 0
+  local jobs, jerr = find_jobs(st)
+  if not jobs then return nil, jerr end
   for _, name in ipairs(job_names(st)) do
-    local job, jerr = find_job(st.client, st.project.id, name)
-    if job == nil then return nil, jerr end
+    local job = jobs[name]
     if job then
       local ok, derr = st.client:delete_job(st.project.id, job.id)
       if not ok and derr.status ~= 404 then return nil, derr end
@@ -439,13 +453,22 @@ function M.status(ctx)
   if not st.project then
     return { { kind = "project", name = ctx.params.project, state = "absent", healthy = false } }
   end
-  local job, jerr = find_job(st.client, st.project.id, st.names.job)
-  if job == nil then return nil, jerr end
-  if not job then return { { kind = "job", role = "setup", name = st.names.job, state = "absent" } } end
-  local last, rerr = last_run(st.client, st.project.id, job.id)
-  if last == nil then return nil, rerr end
-  return { { kind = "job", role = "setup", name = job.name, state = last and last.status or "never run",
-             cpu = job.cpu, memory = job.memory, gpu = job.nvidia_gpu, created_at = job.created_at } }
+  local rows = {}
+  local jobs, jerr = find_jobs(st)
+  if not jobs then return nil, jerr end
+  for i, name in ipairs(job_names(st)) do
+    local job = jobs[name]
+    if not job then
+      -- the worker runtime's job exists only when the workers run on a runtime of their own
+      if i == 1 then rows[#rows + 1] = { kind = "job", role = "setup", name = name, state = "absent" } end
+    else
+      local last, rerr = last_run(st.client, st.project.id, job.id)
+      if last == nil then return nil, rerr end
+      rows[#rows + 1] = { kind = "job", role = "setup", name = job.name, state = last and last.status or "never run",
+                          cpu = job.cpu, memory = job.memory, gpu = job.nvidia_gpu, created_at = job.created_at }
+    end
+  end
+  return rows
 end
 
 
