@@ -201,8 +201,9 @@ end
 
 --- The reason to add to a create that CML refused with 409: the subdomain is still held by one
 --- of this cluster's own applications (a deleted one lingering), or by another application.
-function M.conflict_hint(st, body)
-  local list = M.list(st) or {}
+--- list: the cluster's applications by name when already listed (else listed now).
+function M.conflict_hint(st, body, list)
+  list = list or M.list(st) or {}
   for _, a in pairs(list) do
     if a.subdomain == body.subdomain or a.name == body.name then
       if a.status == "APPLICATION_STOPPING" then

@@ -120,8 +120,12 @@ local function no_match(client, spec)
   local what = ("edition %q and kernel %q"):format(spec.edition or "", spec.kernel or "")
   if spec.editor and spec.editor ~= "" then what = what .. (" and editor %q"):format(spec.editor) end
   local list = M.list_all(client, "list_runtimes", {}, { search_filter = { edition = spec.edition } })
+  if not list then
+    return ("no enabled runtime with %s in this workspace for the %s; set python.kernel, %s.edition "
+      .. "or %s.runtime=<identifier>"):format(what, role, role, role)
+  end
   local kernels, editors, ids = {}, {}, {}
-  for _, rt in ipairs(list or {}) do
+  for _, rt in ipairs(list) do
     if enabled(rt) and rt.edition == spec.edition then
       if rt.kernel then kernels[rt.kernel] = true end
       if rt.editor then editors[rt.editor] = true end
@@ -133,10 +137,10 @@ local function no_match(client, spec)
     offer = ("it has no enabled %s runtime at all; set %s.edition to an edition it has"):format(
       spec.edition or "", role)
   else
-    offer = ("for %s it offers kernels %s, editors %s (e.g. %s); set python.kernel=..., "
-      .. "clear python.editor, or give %s.runtime=<identifier>"):format(spec.edition,
+    offer = ("for %s it offers kernels %s, editors %s (e.g. %s); set python.kernel=...%s, "
+      .. "or give %s.runtime=<identifier>"):format(spec.edition,
       table.concat(sorted_set(kernels), ", "), table.concat(sorted_set(editors), ", "),
-      table.concat(ids, ", "), role)
+      table.concat(ids, ", "), (spec.editor and spec.editor ~= "") and ", clear python.editor" or "", role)
   end
   return ("no enabled runtime with %s in this workspace for the %s; %s"):format(what, role, offer)
 end

@@ -148,12 +148,17 @@ function M.apply(ctx)
     -- (capped: a slow head must not hide a worker that fails at once)
     settle = math.min(MAX_SETTLE, math.max(poll.SETTLE, st.app_start_seconds or 0))
     local created, failed = {}, {}
+    local now_listed  -- listed once for every 409's explanation
     for k, res in ipairs(results) do
       if res[1] then
         created[#created + 1] = res[1]
         ui.object("created", "application", bodies[k].name, { id = res[1].id, generation = st.generation })
       else
-        local hint = res[2] and res[2].status == 409 and apps.conflict_hint(st, bodies[k]) or ""
+        local hint = ""
+        if res[2] and res[2].status == 409 then
+          now_listed = now_listed or apps.list(st) or {}
+          hint = apps.conflict_hint(st, bodies[k], now_listed)
+        end
         failed[#failed + 1] = ("%s: %s%s"):format(bodies[k].name, tostring(res[2]), hint)
       end
     end
