@@ -86,6 +86,8 @@ describe("cml-sim applications", function()
   end)
 
   it("deletes an application: a live one lingers STOPPING for app_stop with name and subdomain taken", function()
+    -- long enough to look at it lingering on a slow (sanitizer) build
+    s:control("POST", "/_sim/delays", { app_stop = 1500 })
     local a = create("gone")
     local status, b = s:api("DELETE", base .. "/" .. a.id)
     assert.equal(200, status)
@@ -96,7 +98,8 @@ describe("cml-sim applications", function()
     assert.matches("being deleted", err.message)
     assert.equal(400, (s:api("POST", base .. "/" .. a.id .. ":restart")))
     assert.equal(200, (s:api("DELETE", base .. "/" .. a.id)))   -- deleting again is harmless
-    s:wait_for(function() return (s:api("GET", base .. "/" .. a.id)) == 404 end, 5, "the deleted app gone")
+    s:control("POST", "/_sim/delays", { app_stop = 100 })
+    s:wait_for(function() return (s:api("GET", base .. "/" .. a.id)) == 404 end, 10, "the deleted app gone")
     assert.equal(404, (s:api("POST", base .. "/" .. a.id .. ":stop")))
     local status2, c = s:api("POST", base, body("gone"))
     assert.equal(200, status2, cjson.encode(c))
