@@ -108,12 +108,16 @@ describe("raycai.cml retries", function()
     end)
 
     it("treat 404 after an ambiguous DELETE as done", function()
+      -- app_stop=0: the delete removes the application at once (no lingering STOPPING), so the
+      -- retried DELETE meets a 404
+      s:control("POST", "/_sim/delays", { app_stop = 0 })
       local app = assert(c:create_application(pid, app_body("del-once")))
       s:fault { match = { method = "DELETE", path_prefix = "/api/v2/projects/" .. pid
         .. "/applications/" }, action = "drop", apply = true, count = 1 }
       assert(c:delete_application(pid, app.id))
       assert.equal(2, count("DELETE", "/applications/" .. app.id))
       assert.equal(0, apps_named("del-once"))
+      s:control("POST", "/_sim/delays", { app_stop = 100 })
     end)
   end)
 
