@@ -316,6 +316,37 @@ describe("raycai on a workspace like the real ones", function()
     assert.is_nil(listing(s, pid, ".raycai/venvs")[fp])
   end)
 
+  it("passes --object-store-memory to ray start only when the recipe sets ray.object_store_mb", function()
+    s = sim.start { delays = sim.QUICK_DELAYS }
+    local function store_args(extra)
+      local args = { CPU }
+      if extra then table.insert(args, 1, extra); table.insert(args, 1, "--set") end
+      assert.equal(0, raycai(s, args).code)
+      local pid = project_named(s, "ray-cpu").id
+      local out = {}
+      for _, role in ipairs({ "head", "worker" }) do
+        local file = os.tmpname() .. ".py"
+        assert(fs.write(file, download(s, pid, ".raycai/cpu/" .. role .. ".py")))
+        -- import the launcher (its main() runs only as a script) and print what it would add
+        local p = assert(proc.spawn { "python3", "-c", "import importlib.util as u, sys, json; "
+          .. "sp = u.spec_from_file_location('l', sys.argv[1]); m = u.module_from_spec(sp); "
+          .. "sp.loader.exec_module(m); print(json.dumps(m.OBJECT_STORE_ARGS))", file, stdout = file .. ".out" })
+        assert.equal(0, p:wait(30))
+        p:close()
+        out[role] = fs.read(file .. ".out")
+        os.remove(file)
+        os.remove(file .. ".out")
+      end
+      return out
+    end
+    local none = store_args()
+    assert.equal("[]\n", none.head)
+    assert.equal("[]\n", none.worker)
+    local set = store_args("ray.object_store_mb=2048")
+    assert.equal('["--object-store-memory", "2147483648"]\n', set.head)
+    assert.equal('["--object-store-memory", "2147483648"]\n', set.worker)
+  end)
+
   it("raises a 64 MB project's shared memory once, and plan shows it", function()
     s = sim.start { delays = sim.QUICK_DELAYS }
     s:new_project("ray-gpu")
