@@ -33,7 +33,8 @@ Options:
   --json            one JSON object per event on stdout instead of human output
   -v, --verbose     more detail: HTTP requests, tracebacks for recipe errors
   -q, --quiet       only the summary and errors
-  --insecure        do not verify the workspace's TLS certificate (warns every run)
+  --insecure        do not verify the workspace's TLS certificate, and allow an http://
+                    CML_HOST that is not loopback (warns every run)
   --purge           with down: also delete the setup job and the cluster's files
   --version         print the version and exit
   -h, --help        this help
