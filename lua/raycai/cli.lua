@@ -47,6 +47,7 @@ Environment:
   CML_API_KEY       API key (or CML_API_KEY_FILE: a file holding it)
   CML_CA_BUNDLE     PEM file of the CA that signed the workspace certificate
   RAYCAI_PATH       extra folders (colon-separated) where recipes find shared modules
+  RAYCAI_RECIPE_BUDGET  instructions recipe code may run at load, params and plan
   NO_COLOR          disable colours
 ]]
 
