@@ -129,7 +129,8 @@ function M.params(d)
       workers = param(pick(t.workers, 900), "seconds to wait for all workers to run", { min = 1 }),
       head_wait = param(pick(t.head_wait, 900), "seconds a worker waits for head.json", { min = 1 }),
       ray_start = param(pick(t.ray_start, 300), "seconds ray start may take", { min = 1 }),
-      lock = param(pick(t.lock, 7200), "seconds after which another run's lock counts as stale", { min = 1 }),
+      lock = param(pick(t.lock, 600), "seconds without a heartbeat after which a run's lock counts as stale",
+                   { min = 1 }),
     },
   }
 end
