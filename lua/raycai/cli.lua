@@ -255,6 +255,8 @@ function M.main(args)
   -- a recipe can read the environment (os.getenv): the key is a secret before any recipe runs
   local key = os.getenv("CML_API_KEY")
   if key then term.secret(key:match("^%s*(.-)%s*$")) end
+  local secrets = require "raycai.secrets"
+  secrets.register_sets(opts.sets)  -- before any message can name a value
   if opts.trust_recipe then
     ui.warn(("--trust-recipe: %s runs with the full Lua library (files, processes, the debugger, any "
       .. "module), outside the sandbox; use it only for recipes you have read"):format(opts.recipe))
@@ -273,6 +275,8 @@ function M.main(args)
     if clock.interrupted() then return report_interrupt() end
     values, verr = nil, tostring(values)
   end
+  -- the defaults' secrets too (a recipe's index URL with a token in it)
+  secrets.register_values(r.params, values or require("raycai.params").defaults(r.params))
   if not values then
     ui.error(verr)
     return EXIT.usage
