@@ -147,7 +147,10 @@ local function sandbox_globals(self)
     if mode ~= nil and mode ~= "t" then
       error("load: recipes may load text chunks only (mode 't'); binary chunks are refused", 2)
     end
-    return load(chunk, name, "t", env or strict_env(base))
+    -- "=name": a chunk name never poses as a file, least of all one of raycai's own (the guard
+    -- tells recipe code from raycai's by its source)
+    local display = "=" .. (type(name) == "string" and name:gsub("^[@=]", "") or "load")
+    return load(chunk, display, "t", env or strict_env(base))
   end
   base.print = function(...)
     local parts = {}
