@@ -138,7 +138,8 @@ function M.params(d)
                       .. "pending for want of GPU/CPU (removed unless keep_partial)", { min = 1 }),
       head_wait = param(pick(t.head_wait, 900), "seconds a worker waits for head.json", { min = 1 }),
       ray_start = param(pick(t.ray_start, 300), "seconds ray start may take", { min = 1 }),
-      lock = param(pick(t.lock, 7200), "seconds after which another run's lock counts as stale", { min = 1 }),
+      lock = param(pick(t.lock, 600), "seconds without a heartbeat after which a run's lock counts as stale",
+                   { min = 1 }),
     },
   }
 end
@@ -228,6 +229,26 @@ local function print_status(ctx, rows)
 end
 
 
+--- Whether the Ray dashboard asks for Ray's own credential when CML's login is bypassed: nil
+--- until the cluster has Ray authentication (issue 14 item 1 adds it here, e.g. "the Ray token
+--- is still required by the dashboard" or "the dashboard does not ask for the Ray token").
+local function dashboard_ray_auth(ctx)
+  local _ = ctx
+  return nil
+end
+
+
+--- plan and up, every run: one line per setting that opens the cluster to more people.
+local function warnings(ctx)
+  if ctx.params.bypass_authentication then
+    local note = dashboard_ray_auth(ctx)
+    ui.warn("bypass_authentication = true: the head application serves the Ray dashboard, and with "
+      .. "it Ray job submission (running code as you), to anyone who has its URL, without CML login"
+      .. (note and ("; " .. note) or ""))
+  end
+end
+
+
 --- A Ray cluster recipe.
 ---@param def {name:string, doc?:string, defaults?:table, extra_steps?:table}
 function M.recipe(def)
@@ -237,6 +258,7 @@ function M.recipe(def)
   r.hooks.summary = summary
   r.hooks.lock = lock
   r.hooks.print_status = print_status
+  r.hooks.warnings = warnings
   return r
 end
 
