@@ -120,16 +120,22 @@ end
 --- exec mode runs no script, so without it every up would run the setup job again). The venv
 --- fingerprint is read from the output of up (the setup job's marker path). Returns it.
 local function mark_venv_complete(s, output)
-  local fp = output:match("%.raycai/venvs/([%w_%-]+)")
-  if not fp then error("no venv fingerprint in the output of up:\n" .. output, 0) end
+  -- one venv per distinct runtime (issue 11): the GPU recipe's head and workers have one each
+  local fps, seen = {}, {}
+  for fp in output:gmatch("%.raycai/venvs/([%w_%-]+)") do
+    if not seen[fp] then seen[fp] = true; fps[#fps + 1] = fp end
+  end
+  if #fps == 0 then error("no venv fingerprint in the output of up:\n" .. output, 0) end
   local project
   for _, p in ipairs(s:state().projects or {}) do
     if p.name == PROJECT then project = p end
   end
   assert(project, "project " .. PROJECT .. " not in the simulator")
-  local st = s:upload(project.id, ".raycai/venvs/" .. fp .. "/.raycai-complete", "bench\n")
-  assert(st == 200, "upload of the venv marker: " .. tostring(st))
-  return fp
+  for _, fp in ipairs(fps) do
+    local st = s:upload(project.id, ".raycai/venvs/" .. fp .. "/.raycai-complete", "bench\n")
+    assert(st == 200, "upload of the venv marker: " .. tostring(st))
+  end
+  return fps[1]
 end
 
 

@@ -24,7 +24,7 @@ _raycai_run() {
     words=("${COMP_WORDS[@]}")
     cword=$COMP_CWORD
   fi
-  local opts="--set --json --verbose -v --quiet -q --insecure --purge --sim --list-recipes --version --help -h"
+  local opts="--set --json --verbose -v --quiet -q --insecure --trust-recipe --purge --sim --list-recipes --version --help -h"
   local actions="up plan status down params"
   local exe=${words[0]:-raycai-run}
 

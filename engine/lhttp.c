@@ -485,6 +485,11 @@ static void setup_transfer (lua_State *L, Client *c, int req, Transfer *t) {
   SETOPT(L, t->easy, CURLOPT_USERAGENT, c->user_agent);
   SETOPT(L, t->easy, CURLOPT_ACCEPT_ENCODING, "");
   SETOPT(L, t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* a redirect is a response, never followed: following would carry the Authorization header
+     (and the transport checks made on the URL) to wherever Location points. Should a caller
+     ever follow, only to https. */
+  SETOPT(L, t->easy, CURLOPT_FOLLOWLOCATION, 0L);
+  SETOPT(L, t->easy, CURLOPT_REDIR_PROTOCOLS_STR, "https");
   /* libcurl silently re-sends a request whose reused connection closed without an answer;
      a new connection makes such a drop visible, which a non-idempotent request needs */
   if (fresh)

@@ -237,6 +237,8 @@ static void set_package_path (lua_State *L) {
   lua_getfield(L, -1, "lua_dir");
   lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", lua_tostring(L, -1), lua_tostring(L, -1));
   lua_setfield(L, -4, "path");
+  /* code loaded from lua_dir is raycai's own; any other Lua code is the recipe's (lclock.c) */
+  raycai_guard_install(L, lua_tostring(L, -1));
   lua_pop(L, 2);  /* pop lua_dir, host */
   lua_pushliteral(L, "");
   lua_setfield(L, -2, "cpath");

@@ -28,6 +28,9 @@ void raycai_install_sigint (void);
 int raycai_interrupted (void);
 void raycai_clear_interrupt (void);
 
+/* Install the count hook that stops runaway recipe code (lclock.c; the host calls it). */
+void raycai_guard_install (lua_State *L, const char *lua_dir);
+
 /*
 ** Push the whole content of the file at path and return 1, or push nil, "<path>: <strerror>",
 ** errno and return 3 (luaL_fileresult). The descriptor never leaks, even on a memory error.

@@ -9,6 +9,6 @@ return ray.recipe {
     workers = 2,
     head = { cpu = 2, memory = 8, gpu = 0, edition = "Standard" },
     worker = { cpu = 4, memory = 16, gpu = 0, edition = "Standard" },
-    python = { kernel = "Python 3.11", editor = "Workbench" },
+    python = { kernel = "Python 3.11" },  -- any editor: an application needs none
   },
 }

@@ -13,7 +13,7 @@ return ray.recipe {
     workers = 2,
     head = { cpu = 4, memory = 16, gpu = 0, edition = "Standard" },
     worker = { cpu = 8, memory = 32, gpu = 1, edition = "Nvidia GPU" },
-    python = { kernel = "Python 3.11", editor = "Workbench" },
+    python = { kernel = "Python 3.11" },  -- any editor: an application needs none
     ray = { version = "2.40.0" },
   },
 }

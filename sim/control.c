@@ -84,15 +84,6 @@ static cJSON *delays_json (void) {
 }
 
 
-static cJSON *quota_json (void) {
-  cJSON *q = cJSON_CreateObject();
-  static const char *const names[] = { "cpu", "memory", "gpu" };
-  for (int i = 0; i < 3; i++)
-    js_set(q, names[i], cfg.quota[i] > 0 ? cJSON_CreateNumber(cfg.quota[i]) : cJSON_CreateNull());
-  return q;
-}
-
-
 static void set_delays (const cJSON *body, reply *rp) {
   const cJSON *e;
   cJSON_ArrayForEach(e, body) {
@@ -107,22 +98,9 @@ static void set_delays (const cJSON *body, reply *rp) {
 }
 
 
-static void set_quota (const cJSON *body, reply *rp) {
-  static const char *const names[] = { "cpu", "memory", "gpu" };
-  const cJSON *e;
-  cJSON_ArrayForEach(e, body) {
-    int ok = 0;
-    for (int i = 0; i < 3; i++) ok |= strcmp(e->string, names[i]) == 0;
-    if (!ok || !(cJSON_IsNumber(e) || cJSON_IsNull(e))) {
-      reply_error(rp, 3, "quota keys are cpu, memory and gpu, with a number or null");
-      return;
-    }
-  }
-  for (int i = 0; i < 3; i++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, names[i]);
-    if (v) cfg.quota[i] = cJSON_IsNumber(v) ? v->valuedouble : 0;
-  }
-  reply_json(rp, 200, quota_json());
+/* POST /_sim/quota or /_sim/capacity: set, then reply with the new values. */
+static void set_resources (const cJSON *body, double r[3], const char *what, reply *rp) {
+  if (resources_set(body, r, what, rp) == 0) reply_json(rp, 200, resources_json(r));
 }
 
 
@@ -156,7 +134,9 @@ static void state_reply (reply *rp) {
   cJSON *s = cJSON_Duplicate(st_root(), 1);
   js_set(s, "faults", faults_json());
   js_set(s, "delays", delays_json());
-  js_set(s, "quota", quota_json());
+  js_set(s, "quota", resources_json(cfg.quota));
+  js_set(s, "capacity", resources_json(cfg.capacity));
+  js_set_str(s, "runtimes", cfg.runtimes);
   js_set_str(s, "base_url", cfg.base_url);
   js_set_str(s, "work_dir", cfg.work_dir);
   js_set_bool(s, "exec", cfg.exec);
@@ -239,10 +219,11 @@ void control_dispatch (const request *rq, reply *rp) {
     if (post && cJSON_IsObject(body)) set_delays(body, rp);
     else if (post) reply_error(rp, 3, "expected an object of delays in milliseconds");
     else reply_json(rp, 200, delays_json());
-  } else if (strcmp(what, "quota") == 0 && (get || post)) {
-    if (post && cJSON_IsObject(body)) set_quota(body, rp);
+  } else if ((strcmp(what, "quota") == 0 || strcmp(what, "capacity") == 0) && (get || post)) {
+    double *r = what[0] == 'q' ? cfg.quota : cfg.capacity;
+    if (post && cJSON_IsObject(body)) set_resources(body, r, what, rp);
     else if (post) reply_error(rp, 3, "expected {\"cpu\": N, \"memory\": N, \"gpu\": N}");
-    else reply_json(rp, 200, quota_json());
+    else reply_json(rp, 200, resources_json(r));
   } else if ((strcmp(what, "fail_application") == 0 || strcmp(what, "fail_job") == 0) &&
              (post || del)) {
     if (del) {

@@ -225,6 +225,7 @@ cJSON *run_create_for (cJSON *job, const char *env, const char *arguments) {
   js_set_num(r, "resource_group_id", js_num(job, "resource_group_id", 0));
   js_set_str(r, "_script", js_str(job, "script"));
   js_set_num(r, "_timeout", js_num(job, "timeout", 0));
+  js_set_bool(r, "_kill_on_timeout", js_bool(job, "kill_on_timeout", 0));
   js_set_bool(r, "_fail", fail_job_take(js_str(job, "name")));
   cJSON_AddItemToArray(st_list("runs"), r);
   run_begin(r);

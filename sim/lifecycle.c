@@ -111,15 +111,27 @@ static void app_spawn (cJSON *a) {
 }
 
 
+/* A STARTING application gets its pod scheduled once it fits the capacity (capacity.c): its
+** start delay (or, in exec mode, its process) begins then. 1 if placed. */
+static int app_place (cJSON *a, double now) {
+  if (!capacity_fits(a)) return 0;
+  js_set_bool(a, "_placed", 1);
+  js_set_num(a, "_next", now + (double)cfg.delay[D_APP_START]);
+  st_dirty();
+  if (cfg.exec) app_spawn(a);
+  return 1;
+}
+
+
 void app_begin_start (cJSON *a) {
   end_process(a);
   double now = now_ms();
   js_del(a, "running_at");
   js_del(a, "stopped_at");
   js_set_bool(a, "_fail", fail_app_take(js_str(a, "name")));
-  js_set_num(a, "_next", now + (double)cfg.delay[D_APP_START]);
+  js_set_bool(a, "_placed", 0);
   set_status(a, "APPLICATION_STARTING", "starting_at", now);
-  if (cfg.exec) app_spawn(a);
+  app_place(a, now);
 }
 
 
@@ -146,6 +158,7 @@ void app_fail_now (cJSON *a) {
 
 static void app_step (cJSON *a, double now) {
   int code;
+  if (is(a, "APPLICATION_STARTING") && !js_bool(a, "_placed", 1) && !app_place(a, now)) return;
   double next = js_num(a, "_next", 0);
   if (is(a, "APPLICATION_STARTING")) {
     if (!cfg.exec) {
@@ -222,7 +235,7 @@ static void run_step (cJSON *r, double now) {
   int code;
   double next = js_num(r, "_next", 0);
   if (is(r, "ENGINE_SCHEDULING")) {
-    if (now < next) return;
+    if (now < next || !capacity_fits(r)) return;
     js_set_num(r, "_next", now + (double)cfg.delay[D_JOB_STARTING]);
     set_status(r, "ENGINE_STARTING", "starting_at", now);
   } else if (is(r, "ENGINE_STARTING")) {
@@ -233,7 +246,10 @@ static void run_step (cJSON *r, double now) {
     set_status(r, "ENGINE_RUNNING", "running_at", now);
     if (cfg.exec) run_spawn(r);
   } else if (is(r, "ENGINE_RUNNING")) {
-    double tmo = js_num(r, "_timeout_at", 0);
+    /* the swagger: kill_on_timeout "Whether to kill the job on timeout"; without it a run past
+    ** its timeout keeps running to its own end (inferred: what else a timeout does then, a
+    ** notification to timeout_recipients perhaps, the simulator does not model) */
+    double tmo = js_bool(r, "_kill_on_timeout", 0) ? js_num(r, "_timeout_at", 0) : 0;
     if (cfg.exec) {
       if (process_gone(r, &code)) {
         run_finish(r, code == 0 && !js_bool(r, "_fail", 0) ? "ENGINE_SUCCEEDED" : "ENGINE_FAILED", now);
@@ -264,7 +280,16 @@ static void tick (void) {
       stamp(o, NULL, now);
     }
   }
-  cJSON_ArrayForEach(o, st_list("applications")) app_step(o, now);
+  cJSON *next;
+  for (o = st_list("applications")->child; o; o = next) {
+    next = o->next;
+    app_step(o, now);
+    /* a deleted application is gone once its pod stopped */
+    if (js_bool(o, "_deleted", 0) && !app_counts_for_quota(o)) {
+      end_process(o);
+      st_remove("applications", o);
+    }
+  }
   cJSON_ArrayForEach(o, st_list("runs")) run_step(o, now);
 }
 

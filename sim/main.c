@@ -35,7 +35,11 @@ static const char USAGE[] =
   "  --delay NAME=MS        a state duration in ms; repeatable. Names: project_create app_start\n"
   "                         app_stop job_scheduling job_starting job_running job_stop request\n"
   "                         kill_grace\n"
-  "  --quota cpu=N,memory=N,gpu=N   resource quota (default unlimited)\n"
+  "  --quota cpu=N,memory=N,gpu=N   resource quota: creates beyond it answer 429 (default unlimited)\n"
+  "  --capacity cpu=N,memory=N,gpu=N  what the workspace can schedule: applications beyond it stay\n"
+  "                         STARTING (runs SCHEDULING) until capacity frees (default unlimited)\n"
+  "  --runtimes CATALOG     default (Workbench, JupyterLab and PBJ runtimes), pbj (PBJ only) or\n"
+  "                         classic (Workbench and JupyterLab only)\n"
   "  --exec                 really run application and job scripts (python3 <script>)\n"
   "  --python PATH          interpreter for --exec (default python3)\n"
   "  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
@@ -43,7 +47,7 @@ static const char USAGE[] =
   "\n"
   "The first line on stdout is the base URL, e.g. http://127.0.0.1:40123\n"
   "Control API (no auth): /_sim/state, /_sim/requests, /_sim/faults, /_sim/delays, /_sim/quota,\n"
-  "/_sim/fail_application, /_sim/fail_job, /_sim/logs/<kind>/<id>, /_sim/shutdown. See docs/cml-sim.md.\n";
+  "/_sim/capacity, /_sim/fail_application, /_sim/fail_job, /_sim/logs/<kind>/<id>, /_sim/shutdown. See docs/cml-sim.md.\n";
 
 
 const char *delay_name (int id) {
@@ -83,7 +87,7 @@ int delay_parse (const char *spec, const char **err) {
 }
 
 
-int quota_parse (const char *spec, const char **err) {
+int resources_parse (const char *spec, double out[3], const char **err) {
   char *copy = xstrdup(spec), *save = NULL;
   for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     char *eq = strchr(t, '=');
@@ -96,10 +100,10 @@ int quota_parse (const char *spec, const char **err) {
     }
     if (idx < 0 || !end || *end || end == eq + 1 || v < 0) {
       free(copy);
-      *err = "--quota wants cpu=N,memory=N,gpu=N";
+      *err = "wants cpu=N,memory=N,gpu=N";
       return -1;
     }
-    cfg.quota[idx] = v;
+    out[idx] = v;
   }
   free(copy);
   return 0;
@@ -128,6 +132,7 @@ int main (int argc, char **argv) {
   cfg.domain = xstrdup("ml-sim.example.com");
   cfg.python = xstrdup("python3");
   cfg.username = xstrdup("simuser");
+  cfg.runtimes = xstrdup("default");
   for (int i = 0; i < D_COUNT; i++) cfg.delay[i] = DELAY_DEFAULTS[i];
 
   for (int i = 1; i < argc; i++) {
@@ -150,7 +155,8 @@ int main (int argc, char **argv) {
     }
     static const char *const with_value[] = { "--listen", "--api-key", "--state-dir", "--domain",
                                               "--python", "--delay", "--quota", "--tls-cert",
-                                              "--tls-key", "--username", NULL };
+                                              "--tls-key", "--username", "--capacity",
+                                              "--runtimes", NULL };
     int known = 0;
     for (int k = 0; with_value[k]; k++) known |= strcmp(a, with_value[k]) == 0;
     if (!known) usage_error("unknown option", argv[i]);
@@ -178,7 +184,14 @@ int main (int argc, char **argv) {
     } else if (strcmp(a, "--delay") == 0) {
       if (delay_parse(val, &err) != 0) usage_error(err, val);
     } else if (strcmp(a, "--quota") == 0) {
-      if (quota_parse(val, &err) != 0) usage_error(err, val);
+      if (resources_parse(val, cfg.quota, &err) != 0) usage_error("--quota wants cpu=N,memory=N,gpu=N", val);
+    } else if (strcmp(a, "--capacity") == 0) {
+      if (resources_parse(val, cfg.capacity, &err) != 0) usage_error("--capacity wants cpu=N,memory=N,gpu=N", val);
+    } else if (strcmp(a, "--runtimes") == 0) {
+      if (strcmp(val, "default") && strcmp(val, "pbj") && strcmp(val, "classic"))
+        usage_error("--runtimes wants default, pbj or classic", val);
+      free(cfg.runtimes);
+      cfg.runtimes = xstrdup(val);
     } else if (strcmp(a, "--tls-cert") == 0) tls_cert = val;
     else if (strcmp(a, "--tls-key") == 0) tls_key = val;
   }

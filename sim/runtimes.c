@@ -15,13 +15,15 @@
 static cJSON *catalog;
 
 
-static void add_runtime (const char *editor, const char *py, const char *edition, const char *ver,
-                         const char *status) {
+/* One runtime. pbj: a PBJ (Powered by Jupyter) runtime, whose image name carries "pbj-"
+** (ml-runtime-pbj-jupyterlab-python3.11-cuda:2025.09.1-b5, as in FACTS §3.2). */
+static void add_runtime (int pbj, const char *editor, const char *py, const char *edition,
+                         const char *ver, const char *status) {
   char img[256], kernel[32], desc[128], ed_lower[32];
   int gpu = strcmp(edition, "Nvidia GPU") == 0;
   snprintf(ed_lower, sizeof ed_lower, "%s", strcmp(editor, "JupyterLab") == 0 ? "jupyterlab" : "workbench");
-  snprintf(img, sizeof img, IMAGE_REPO "ml-runtime-%s-python%s-%s:%s", ed_lower, py,
-           gpu ? "cuda" : "standard", ver);
+  snprintf(img, sizeof img, IMAGE_REPO "ml-runtime-%s%s-python%s-%s:%s", pbj ? "pbj-" : "", ed_lower,
+           py, gpu ? "cuda" : "standard", ver);
   snprintf(kernel, sizeof kernel, "Python %s", py);
   snprintf(desc, sizeof desc, "%s edition Python runtime provided by Cloudera", edition);
   cJSON *r = cJSON_CreateObject();
@@ -37,17 +39,28 @@ static void add_runtime (const char *editor, const char *py, const char *edition
 }
 
 
+/* The catalog --runtimes chose: "classic" (Workbench and JupyterLab), "pbj" (PBJ Workbench and
+** PBJ JupyterLab only, as on the workspace the seed project ran on) or "default" (both, as
+** current workspaces list them). Editions Standard and Nvidia GPU, Python 3.10 to 3.12. */
 cJSON *runtime_catalog (void) {
   if (catalog) return catalog;
   catalog = cJSON_CreateArray();
+  int classic = strcmp(cfg.runtimes ? cfg.runtimes : "default", "pbj") != 0;
+  int pbj = strcmp(cfg.runtimes ? cfg.runtimes : "default", "classic") != 0;
   static const char *const pys[] = { "3.10", "3.11", "3.12" };
   static const char *const editors[] = { "Workbench", "JupyterLab" };
+  static const char *const pbj_editors[] = { "PBJ Workbench", "JupyterLab" };
   static const char *const editions[] = { "Standard", "Nvidia GPU" };
   for (int p = 0; p < 3; p++)
     for (int e = 0; e < 2; e++)
-      for (int d = 0; d < 2; d++) add_runtime(editors[e], pys[p], editions[d], CURRENT, "ENABLED");
-  add_runtime("Workbench", "3.9", "Standard", "2024.02.1-b4", "DEPRECATED");
-  add_runtime("Workbench", "3.8", "Standard", "2023.08.2-b8", "DISABLED");
+      for (int d = 0; d < 2; d++) {
+        if (classic) add_runtime(0, editors[e], pys[p], editions[d], CURRENT, "ENABLED");
+        if (pbj) add_runtime(1, pbj_editors[e], pys[p], editions[d], CURRENT, "ENABLED");
+      }
+  if (classic) {
+    add_runtime(0, "Workbench", "3.9", "Standard", "2024.02.1-b4", "DEPRECATED");
+    add_runtime(0, "Workbench", "3.8", "Standard", "2023.08.2-b8", "DISABLED");
+  }
   return catalog;
 }
 

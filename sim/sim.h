@@ -34,6 +34,8 @@ typedef struct {
   char  base_url[128];
   long  delay[D_COUNT];     /* milliseconds */
   double quota[3];          /* cpu, memory (GB), gpu; <= 0: unlimited */
+  double capacity[3];       /* cpu, memory (GB), gpu the workspace can schedule; <= 0: unlimited */
+  char *runtimes;           /* the catalog: "default", "pbj" or "classic" */
 } sim_config;
 
 extern sim_config cfg;
@@ -43,8 +45,8 @@ const char *delay_name (int id);
 int delay_lookup (const char *name);           /* -1 if unknown */
 /* "name=ms" → 0, or -1 with *err set. */
 int delay_parse (const char *spec, const char **err);
-/* "cpu=N,memory=N,gpu=N" → 0, or -1. */
-int quota_parse (const char *spec, const char **err);
+/* "cpu=N,memory=N,gpu=N" (any of them) into out[cpu, memory, gpu] → 0, or -1 with *err set. */
+int resources_parse (const char *spec, double out[3], const char **err);
 void request_shutdown (void);
 
 /* ---- strings and JSON helpers (json_util.c) ---- */
@@ -209,6 +211,11 @@ void app_fail_now (cJSON *app);         /* fail_application on an existing app *
 /* jobs.c: a new run of the job (no checks); env: env_to_string's canonical JSON, or NULL for {}. */
 cJSON *run_create_for (cJSON *job, const char *env, const char *arguments);
 int app_counts_for_quota (const cJSON *app);
+/* capacity.c: does the workload (an app or a run) fit in what the workspace can schedule now? */
+int capacity_fits (const cJSON *o);
+cJSON *resources_json (const double r[3]);           /* {"cpu":..,"memory":..,"gpu":..}, null: unlimited */
+/* POST body of /_sim/quota or /_sim/capacity into r: 0, or -1 with an error reply set. */
+int resources_set (const cJSON *body, double r[3], const char *what, reply *rp);
 void lifecycle_after_load (void);
 
 /* ---- faults and control API (faults.c, control.c) ---- */

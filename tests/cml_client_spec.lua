@@ -276,8 +276,12 @@ describe("raycai.cml", function()
       assert.matches("^APPLICATION_", assert(c:stop_application(pid, app.id)).status)
       assert.matches("^APPLICATION_", assert(c:restart_application(pid, app.id)).status)
       assert(c:delete_application(pid, app.id))
-      local gone, err = c:get_application(pid, app.id)
-      assert.is_nil(gone)
+      -- a deleted live application lingers STOPPING (app_stop) before it is gone
+      local err = s:wait_for(function()
+        local gone, gerr = c:get_application(pid, app.id)
+        if gone then return nil, gone.status end
+        return gerr
+      end, 10, "the deleted application gone")
       assert.equal("NOT_FOUND", err.code_name)
     end)
 
@@ -310,7 +314,10 @@ describe("raycai.cml", function()
       for i = 1, 6 do
         assert(del[i][1], tostring(del[i][2]))
       end
-      local left = assert(c:list_applications(pid, { search_filter = { name = "w-" } }))
+      local left = s:wait_for(function()
+        local l = assert(c:list_applications(pid, { search_filter = { name = "w-" } }))
+        return #l.applications == 0 and l, #l.applications
+      end, 10, "the deleted applications gone")
       assert.equal(0, #left.applications)
     end)
 

@@ -225,13 +225,11 @@ describe("raycai.http", function()
       c:close()
     end)
 
-    it("times out with kind timeout near the requested timeout", function()
-      local t0 = clock.monotonic()
-      local res, err = h:request { url = base .. "/slow/3000", timeout = 0.3 }
-      local elapsed = clock.monotonic() - t0
+    it("times out with kind timeout before a slow reply comes", function()
+      -- the reply would take 60 s: only the timeout can end this request with kind timeout
+      local res, err = h:request { url = base .. "/slow/60000", timeout = 0.3 }
       assert.is_nil(res)
       assert.equal("timeout", err.kind)
-      assert.is_true(elapsed >= 0.25 and elapsed < 2.5, "elapsed " .. elapsed)  -- curl may fire a ms early
     end)
 
     it("reports a connection closed without a response as kind dropped", function()
@@ -279,15 +277,13 @@ describe("raycai.http", function()
       clock.trap_interrupts()
       clock.clear_interrupt()
       local killer = assert(proc.spawn { "sh", "-c", "sleep 0.3; kill -INT $PPID" })
-      local t0 = clock.monotonic()
-      local res, err = h:request { url = base .. "/slow/5000" }
-      local elapsed = clock.monotonic() - t0
+      -- the reply would take 60 s: only the interrupt can end this request early
+      local res, err = h:request { url = base .. "/slow/60000" }
       killer:wait(5)
       killer:close()
       clock.clear_interrupt()
       assert.is_nil(res)
       assert.equal("interrupted", err.kind)
-      assert.is_true(elapsed < 3, "elapsed " .. elapsed)
     end)
 
     it("raises on a request without url", function()
@@ -335,15 +331,13 @@ describe("raycai.http", function()
       for i = 1, 8 do
         reqs[i] = { url = base .. "/slow/400/" .. i .. "/eight" }
       end
-      local t0 = clock.monotonic()
       local out = h:request_many(reqs, { parallel = 8 })
-      local elapsed = clock.monotonic() - t0
       for i = 1, 8 do
         assert.equal(tostring(i), out[i][1].body)
       end
+      -- the server counted 8 requests in flight at once: concurrency, measured without a clock
       local stats = cjson.decode(h:request { url = base .. "/stats/eight" }.body)
       assert.equal(8, stats.max)
-      assert.is_true(elapsed < 8 * 0.4, "elapsed " .. elapsed)
     end)
 
     it("never runs more than parallel at a time", function()

@@ -129,7 +129,9 @@ describe("--json events", function()
   it("tells status per object and whether the cluster is healthy", function()
     local r, evs = json_run { GPU, "status" }
     assert.equal(0, r.code, r.stderr)
-    assert.equal(4, #find(evs, "object_status"))
+    -- two setup jobs (the head's Standard runtime, the workers' GPU one), the head, two workers
+    assert.equal(5, #find(evs, "object_status"))
+    assert.equal(2, #find(evs, "object_status", function(e) return e.kind == "job" end))
     assert.is_true(find(evs, "status_summary")[1].healthy)
   end)
 

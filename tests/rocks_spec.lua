@@ -39,7 +39,8 @@ local nope = require "acme.not_installed"
 return ray.recipe { name = "x", defaults = nope }
 ]]))
     assert(fs.write(fs.join(home, ".luarocks/share/lua/5.4/acme/escape.lua"), [[
-return { exec = rawget(_ENV, "io") and "io" or os.execute and "os.execute" or "sandboxed" }
+local got_execute = pcall(function() return os.execute end)
+return { exec = rawget(_ENV, "io") and "io" or got_execute and "os.execute" or "sandboxed" }
 ]]))
     assert(fs.write(fs.join(work, "escaping.lua"), [[
 local ray = require "raycai.ray"

@@ -106,4 +106,78 @@ describe("secrets", function()
       assert.equal(false, a.bypass_authentication or false, a.name)
     end
   end)
+  describe("in recipe values", function()
+    local PW = support.INDEX_PASSWORD
+    local TOKEN = "hf_TOKEN-VALUE-8d2c4e6a"
+    local PROXY_PW = "proxy-PW/with%slash"
+    local INDEX = "ray.index_url=https://mirror-user:" .. PW .. "@mirror.example.com/simple"
+    local LINKS = "ray.find_links=https://files.example.com/wheels/?token=" .. PW
+    local SETS = { "--set", INDEX, "--set", "env.HF_TOKEN=" .. TOKEN,
+                   "--set", "env.HTTPS_PROXY=http://me:" .. PROXY_PW:gsub("/", "%%2F") .. "@proxy:3128" }
+
+    setup(function()
+      table.insert(support.secrets, TOKEN)
+      table.insert(support.secrets, PROXY_PW)
+      table.insert(support.secrets, (PROXY_PW:gsub("/", "%%2F")))
+    end)
+    teardown(function()
+      for _ = 1, 3 do table.remove(support.secrets) end
+    end)
+
+    local function with_sets(...)
+      local args = {}
+      for _, a in ipairs(SETS) do args[#args + 1] = a end
+      for _, a in ipairs { ... } do args[#args + 1] = a end
+      return args
+    end
+
+    it("are masked by params, plan, up, status and down, verbose or JSON", function()
+      -- support.run raises if the password, the token or the proxy password shows anywhere
+      local r = raycai(with_sets(GPU, "params"))
+      assert.equal(0, r.code, r.stderr)
+      assert.matches("https://%*%*%*@mirror%.example%.com/simple", r.stdout)
+      assert.matches("HF_TOKEN=%*%*%*", r.stdout)
+      assert.matches("HTTPS_PROXY=http://%*%*%*@proxy:3128", r.stdout)
+      for _, args in ipairs { with_sets("-v", GPU, "plan"), with_sets("--json", GPU, "plan"),
+                              with_sets("-v", GPU), with_sets("--json", "-v", GPU, "status"),
+                              with_sets("-v", "--set", LINKS, GPU, "plan"), with_sets("-v", GPU, "down") } do
+        r = raycai(args)
+        assert.is_true(r.code == 0 or r.code == 3, table.concat(args, " ") .. ": " .. r.stderr)
+      end
+    end)
+
+    it("are masked in the -v request log, where the environment goes to CML", function()
+      local r = raycai(with_sets("-v", "--set", "workers=1", GPU))
+      assert.equal(0, r.code, r.stderr)
+      assert.matches("POST /api/v2/projects/[%w-]+/applications", r.stderr)
+      raycai { "-v", GPU, "down" }
+    end)
+
+    it("are masked in the message that refuses a value", function()
+      local r = raycai { "--set", "ray.index_url=https://u:" .. PW .. "@mirror.example.com/ simple", GPU, "plan" }
+      assert.equal(2, r.code)
+      assert.matches("'https://%*%*%*@mirror%.example%.com/ simple' contains white space", r.stderr)
+      r = raycai { "--set", "env.DB-PASSWORD=" .. PW, GPU, "plan" }
+      assert.equal(2, r.code)
+      assert.matches("not a valid environment variable name", r.stderr)
+    end)
+
+    it("are masked in the setup log's tail when the setup job fails", function()
+      assert.equal(0, raycai { "--set", "workers=1", GPU }.code)
+      local pid = s:state().projects[1].id
+      -- what pip would have logged, index URL and all
+      local log = "Looking in indexes: https://mirror-user:" .. PW .. "@mirror.example.com/simple\n"
+        .. "ERROR: no matching distribution for torch==9.9 (from https://mirror-user:" .. PW .. "@mirror.example.com)\n"
+      local c = assert(require("raycai.cml").client { host = s.url, api_key = KEY, retries = 0 })
+      c:delete_file(pid, ".raycai/gpu/setup.log")
+      assert(c:upload_file(pid, ".raycai/gpu/setup.log", log))
+      c:close()
+      s:control("POST", "/_sim/fail_job", { name = "raycai-gpu-setup" })
+      local r = raycai(with_sets("--set", "workers=1", "--set", "ray.packages=torch==9.9", GPU))
+      assert.equal(1, r.code)
+      assert.matches("last lines of %.raycai/gpu/setup%.log", r.stderr)
+      assert.matches("Looking in indexes: https://%*%*%*@mirror%.example%.com/simple", r.stderr)
+      raycai { GPU, "down" }
+    end)
+  end)
 end)

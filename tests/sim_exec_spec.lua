@@ -90,7 +90,8 @@ describe("cml-sim exec mode", function()
 
   local function run_job(name, script, args, timeout)
     local _, j = s:api("POST", jobs, { name = name, script = script, arguments = args,
-      runtime_identifier = sim.RUNTIME, timeout = timeout, environment = { JOBVAR = "j" } })
+      runtime_identifier = sim.RUNTIME, timeout = timeout, kill_on_timeout = timeout ~= nil,
+      environment = { JOBVAR = "j" } })
     local _, r = s:api("POST", jobs .. "/" .. j.id .. "/runs", { environment = { RUNVAR = "r" } })
     local final = s:wait_for(function()
       local _, g = s:api("GET", jobs .. "/" .. j.id .. "/runs/" .. r.id)

@@ -75,13 +75,11 @@ describe("cml-sim faults", function()
 
   it("delays a reply; the request takes effect even when the client gives up", function()
     s:fault { match = { method = "POST", path_suffix = "/applications" }, action = "slow", delay_ms = 1200 }
-    local t0 = clock.monotonic()
     local status = s:api("POST", "projects/" .. pid .. "/applications", app_body("late"), { timeout = 0.3 })
-    assert.equal(0, status)
-    assert.is_true(clock.monotonic() - t0 < 1.0)
+    assert.equal(0, status)  -- the client gave up before the delayed reply
     assert.equal(1, apps_named("late"))
     s:fault { match = { path = "/api/v2/projects" }, action = "slow", delay_ms = 400 }
-    t0 = clock.monotonic()
+    local t0 = clock.monotonic()
     assert.equal(200, (s:api("GET", "projects")))
     assert.is_true(clock.monotonic() - t0 >= 0.4)
   end)

@@ -243,7 +243,7 @@ describe("cml-sim runtimes", function()
     return body.runtimes
   end
 
-  it("offers Standard and Nvidia GPU editions for Python 3.10 to 3.12 in two editors", function()
+  it("offers Standard and Nvidia GPU editions for Python 3.10 to 3.12 in three editors", function()
     local all = runtimes {}
     local seen = {}
     for _, r in ipairs(all) do
@@ -251,7 +251,7 @@ describe("cml-sim runtimes", function()
     end
     for _, py in ipairs { "3.10", "3.11", "3.12" } do
       for _, ed in ipairs { "Standard", "Nvidia GPU" } do
-        for _, editor in ipairs { "Workbench", "JupyterLab" } do
+        for _, editor in ipairs { "Workbench", "JupyterLab", "PBJ Workbench" } do
           local r = seen["Python " .. py .. "|" .. ed .. "|" .. editor]
           assert(r, py .. " " .. ed .. " " .. editor)
           assert.matches("^docker%.repository%.cloudera%.com/cloudera/cdsw/ml%-runtime%-", r.image_identifier)
@@ -271,9 +271,14 @@ describe("cml-sim runtimes", function()
   end)
 
   it("filters by kernel, edition, editor and image_identifier", function()
+    -- a classic and a PBJ JupyterLab runtime
     local r = runtimes { search_filter = { kernel = "Python 3.11", edition = "Nvidia GPU", editor = "JupyterLab" } }
+    assert.equal(2, #r)
+    assert.matches("/ml%-runtime%-jupyterlab%-python3%.11%-cuda", r[1].image_identifier)
+    assert.matches("/ml%-runtime%-pbj%-jupyterlab%-python3%.11%-cuda", r[2].image_identifier)
+    r = runtimes { search_filter = { kernel = "Python 3.11", edition = "Nvidia GPU", editor = "PBJ Workbench" } }
     assert.equal(1, #r)
-    assert.matches("jupyterlab%-python3%.11%-cuda", r[1].image_identifier)
+    assert.matches("pbj%-workbench%-python3%.11%-cuda", r[1].image_identifier)
     assert.equal(1, #runtimes { search_filter = { image_identifier = sim.RUNTIME } })
     assert.equal(400, (s:api("GET", "runtimes" .. sim.query { search_filter = { gpu = "yes" } })))
   end)

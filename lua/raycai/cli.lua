@@ -36,7 +36,10 @@ Options:
   --json            one JSON object per event on stdout instead of human output
   -v, --verbose     more detail: HTTP requests, tracebacks for recipe errors
   -q, --quiet       only the summary and errors
-  --insecure        do not verify the workspace's TLS certificate (warns every run)
+  --trust-recipe    run the recipe with the full Lua library (io, os, debug, any module)
+                    instead of the sandbox; only for recipes you have read (warns every run)
+  --insecure        do not verify the workspace's TLS certificate, and allow an http://
+                    CML_HOST that is not loopback (warns every run)
   --purge           with down: also delete the setup job and the cluster's files
   --sim             deploy to the built-in simulator even inside CML
   --list-recipes    list the shipped recipes (run one by name: raycai-run gpu_cluster)
@@ -49,6 +52,7 @@ Environment:
   CML_API_KEY       API key (or CML_API_KEY_FILE: a file holding it)
   CML_CA_BUNDLE     PEM file of the CA that signed the workspace certificate
   RAYCAI_PATH       extra folders (colon-separated) where recipes find shared modules
+  RAYCAI_RECIPE_BUDGET  instructions recipe code may run at load, params and plan
   NO_COLOR          disable colours
 ]]
 
@@ -90,6 +94,7 @@ function M.parse(args)
     elseif a == "-v" or a == "--verbose" then opts.verbose = true
     elseif a == "-q" or a == "--quiet" then opts.quiet = true
     elseif a == "--insecure" then opts.insecure = true
+    elseif a == "--trust-recipe" then opts.trust_recipe = true
     elseif a == "--purge" then opts.purge = true
     elseif a == "--version" then opts.version = true
     elseif a == "--list-recipes" then opts.list_recipes = true
@@ -146,18 +151,32 @@ local function find_recipe(path)
 end
 
 
---- Load a recipe file in its sandbox. Returns the recipe, or nil, message, traceback.
-function M.load_recipe(path)
+--- Instructions of recipe code that loading a recipe, params and plan may run (the sandbox's
+--- guard, raycai.clock): far more than any real recipe needs, a second or two of an endless loop.
+local function recipe_budget()
+  local v = os.getenv("RAYCAI_RECIPE_BUDGET")
+  local n = v and math.tointeger(tonumber(v))
+  if n and n > 0 then return n end
+  return 200000000
+end
+M.recipe_budget = recipe_budget
+
+
+--- Load a recipe file in its sandbox (opts.trusted: without it). Returns the recipe, or
+--- nil, message, traceback.
+function M.load_recipe(path, opts)
   local sandbox = require "raycai.sandbox"
   local recipe = require "raycai.recipe"
   local found, ferr = find_recipe(path)
   if not found then return nil, ferr end
-  local box = sandbox.new(found)
+  local box = sandbox.new(found, { trusted = opts and opts.trusted })
   local trace
+  clock.budget(recipe_budget())
   local ok, r = xpcall(sandbox.run_file, function(e)
     trace = debug.traceback(tostring(e), 2)
     return e
   end, box, found)
+  clock.budget(nil)
   if not ok then return nil, tostring(r), trace end
   if not recipe.is_recipe(r) then
     return nil, ("%s: the recipe must return recipe.new{ ... } (it returned a %s)"):format(found, type(r))
@@ -229,14 +248,17 @@ local function run_action(r, action, values, opts)
     return EXIT.failed
   end
   local ok, result, err
+  if action == "plan" then clock.budget(recipe_budget()) end  -- plan evaluates recipe code only
   ok, result, err = xpcall(function() return context.run(ctx, action) end, function(e)
     return { msg = e, trace = debug.traceback(tostring(e), 2) }
   end)
+  local over_budget = clock.over_budget()
+  clock.budget(nil)
   context.close(ctx)
   if not ok then
     if clock.interrupted() then return report_interrupt() end
     ui.error(tostring(result.msg))
-    if type(result.msg) == "table" and result.msg.usage then return EXIT.usage end
+    if type(result.msg) == "table" and result.msg.usage or over_budget then return EXIT.usage end
     if opts.verbose then term.write("stderr", result.trace .. "\n") end
     return EXIT.failed
   end
@@ -298,13 +320,34 @@ function M.main(args)
     local kind, kerr = workload.kind(opts)
     if not kind then return usage_error(kerr) end
   end
-  local r, lerr, trace = M.load_recipe(opts.recipe)
+  -- a recipe can read the environment (os.getenv): the keys are secrets before any recipe runs
+  -- (CDSW_APIV2_KEY: the key a CML workload has, used inside CML)
+  for _, name in ipairs { "CML_API_KEY", "CDSW_APIV2_KEY" } do
+    local key = os.getenv(name)
+    if key and key:match("%S") then term.secret(key:match("^%s*(.-)%s*$")) end
+  end
+  local secrets = require "raycai.secrets"
+  secrets.register_sets(opts.sets)  -- before any message can name a value
+  if opts.trust_recipe then
+    ui.warn(("--trust-recipe: %s runs with the full Lua library (files, processes, the debugger, any "
+      .. "module), outside the sandbox; use it only for recipes you have read"):format(opts.recipe))
+  end
+  local r, lerr, trace = M.load_recipe(opts.recipe, { trusted = opts.trust_recipe })
   if not r then
+    if clock.interrupted() then return report_interrupt() end
     ui.error(lerr)
     if opts.verbose and trace then term.write("stderr", trace .. "\n") end
     return EXIT.usage
   end
-  local values, verr = r:values(opts.sets)
+  clock.budget(recipe_budget())  -- parameter checks may be recipe code
+  local vok, values, verr = pcall(r.values, r, opts.sets)
+  clock.budget(nil)
+  if not vok then
+    if clock.interrupted() then return report_interrupt() end
+    values, verr = nil, tostring(values)
+  end
+  -- the defaults' secrets too (a recipe's index URL with a token in it)
+  secrets.register_values(r.params, values or require("raycai.params").defaults(r.params))
   if not values then
     ui.error(verr)
     return EXIT.usage

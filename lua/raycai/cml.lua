@@ -49,6 +49,55 @@ local PATHS = {}  -- list method name -> function(path ids) -> path
 
 -- ------------------------------------------------------------------ helpers
 
+--- The host name of a URL ("http://[::1]:80/x" -> "::1"), lower case; nil when there is none.
+local function url_host(url)
+  local rest = url:match("^%a[%w+.-]*://(.*)$")
+  if not rest then return nil end
+  local authority = rest:match("^[^/?#]*")
+  authority = authority:match("^.*@(.*)$") or authority  -- drop userinfo
+  local v6 = authority:match("^%[([^%]]+)%]")
+  if v6 then return v6:lower() end
+  return (authority:match("^[^:]*")):lower()
+end
+
+
+--- Is this host name the loopback interface: 127.0.0.0/8, localhost or ::1?
+function M.is_loopback(name)
+  if not name then return false end
+  if name == "localhost" or name:match("%.localhost$") or name == "::1" or name == "0:0:0:0:0:0:0:1" then
+    return true
+  end
+  local a, b, c, d = name:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if not a then return false end
+  for _, octet in ipairs { a, b, c, d } do
+    if tonumber(octet) > 255 then return false end
+  end
+  return tonumber(a) == 127
+end
+
+
+--- The transport policy: https:// always; http:// only to loopback, or with insecure (warned).
+--- Returns true, or nil, the one-line refusal. Redirects are never followed (raycai.http does not
+--- set CURLOPT_FOLLOWLOCATION; call.lua turns a 3xx into an error naming its Location), so the
+--- check made here on CML_HOST holds for every request of the client.
+local function check_transport(host, insecure, warn)
+  local scheme = host:match("^(%a[%w+.-]*)://"):lower()
+  if scheme == "https" then return true end
+  if scheme ~= "http" then
+    return nil, ("CML_HOST=%s: unsupported scheme '%s'; use https://<your workspace domain>"):format(host, scheme)
+  end
+  if M.is_loopback(url_host(host)) then return true end
+  if not insecure then
+    return nil, ("CML_HOST=%s would send the API key in clear text: use https://%s (or --insecure, "
+      .. "which warns, for a test gateway)"):format(host, host:gsub("^%a+://", ""))
+  end
+  if warn then
+    warn("CML_HOST is http:// (--insecure): the API key goes in clear text to " .. host
+      .. "; anyone on the network path can read it; use https://")
+  end
+  return true
+end
+
 local function check_id(v, what)
   if type(v) ~= "string" or v == "" then
     error(string.format("bad %s (non-empty string expected, got %s)", what, type(v)), 3)
@@ -309,7 +358,9 @@ function M.client(opts)
     host = "https://" .. host
   end
   host = host:gsub("/+$", ""):gsub("/api/v2$", "")
-  if opts.insecure and opts.warn then
+  local tok, terr = check_transport(host, opts.insecure, opts.warn)
+  if not tok then return nil, terr end
+  if opts.insecure and opts.warn and host:match("^[Hh][Tt][Tt][Pp][Ss]://") then
     opts.warn("TLS certificate verification is disabled (--insecure) for " .. host
       .. ": anyone on the network path can read the API key; prefer CML_CA_BUNDLE")
   end

@@ -86,6 +86,8 @@ end
 --- Run `action` on ctx. Returns the exit code, or nil, err for a failure.
 function M.run(ctx, action)
   local r = ctx.recipe
+  -- what the recipe's settings expose, said on every plan and up (hooks.warnings)
+  if r.hooks.warnings and (action == "up" or action == "plan") then r.hooks.warnings(ctx) end
   if action == "up" then
     local ok, err = r:up(ctx)
     if not ok then return nil, err end

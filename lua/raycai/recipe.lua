@@ -9,6 +9,8 @@
 --   early(ctx)   -> nothing (optional, up only): work that needs nothing from the steps before,
 --                   run while one of them waits (ctx:idle()); apply then finds its result in ctx.state
 -- ctx.params holds the parameter values, ctx.state is shared between the steps of one run.
+-- r.hooks (set by recipe builders such as raycai.ray): lock(ctx, action) -> release | nil, err;
+-- summary(ctx) after up; print_status(ctx, rows) -> healthy; warnings(ctx) on every plan and up.
 local params = require "raycai.params"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"

@@ -6,8 +6,13 @@ local M = {}
 M.build = os.getenv("RAYCAI_BUILD_DIR") or "build"
 M.exe = M.build .. "/raycai-run"
 
---- Strings raycai-run must never print (the simulator's test key, and any a spec adds).
-M.secrets = { require("support.sim").TEST_KEY }
+--- A package index password specs put in index URLs (tests/secrets_spec.lua): like the key,
+--- no output of any spec may show it.
+M.INDEX_PASSWORD = "idx-PASSWORD-3c5e7a9b"
+
+--- Strings raycai-run must never print (the simulator's test key, the index password, and any
+--- a spec adds).
+M.secrets = { require("support.sim").TEST_KEY, M.INDEX_PASSWORD }
 
 
 --- The content of a file (or ""), which is then removed: for a child's captured output.
@@ -24,7 +29,7 @@ end
 --- Raise (at the caller's caller) if text shows any of M.secrets.
 function M.assert_no_secret(text)
   for _, key in ipairs(M.secrets) do
-    if text:find(key, 1, true) then error("raycai-run printed an API key:\n" .. text, 3) end
+    if text:find(key, 1, true) then error("raycai-run printed a secret (" .. key:sub(1, 4) .. "...):\n" .. text, 3) end
   end
 end
 

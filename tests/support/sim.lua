@@ -1,7 +1,8 @@
 -- support.sim: start cml-sim for a spec and talk to it (control API and raw /api/v2 calls).
 --   local sim = require "support.sim"
 --   local s = sim.start { exec = false, api_key = "k", state_dir = dir, delays = { app_start = 50 },
---                         quota = { gpu = 2 }, tls_cert = c, tls_key = k, args = { "--domain", "x" } }
+--                         quota = { gpu = 2 }, capacity = { gpu = 2 }, runtimes = "pbj",
+--                         tls_cert = c, tls_key = k, args = { "--domain", "x" } }
 --   s.url, s.api_key, s:control(method, path, body) -> status, decoded
 --   s:api(method, path, body, opts) -> status, decoded, raw, headers   (authenticated /api/v2)
 --   s:requests(), s:clear_requests(), s:fault{...}, s:clear_faults(), s:state(), s:log(kind, id)
@@ -93,13 +94,17 @@ local function argv_of(opts)
   for name in pairs(opts.delays or {}) do names[#names + 1] = name end
   table.sort(names)
   for _, name in ipairs(names) do add("--delay", ("%s=%d"):format(name, opts.delays[name])) end
-  if opts.quota then
-    local parts = {}
-    for _, k in ipairs { "cpu", "memory", "gpu" } do
-      if opts.quota[k] then parts[#parts + 1] = ("%s=%s"):format(k, opts.quota[k]) end
+  for _, flag in ipairs { "quota", "capacity" } do   -- { cpu = N, memory = N, gpu = N }, any subset
+    local r = opts[flag]
+    if r then
+      local parts = {}
+      for _, k in ipairs { "cpu", "memory", "gpu" } do
+        if r[k] then parts[#parts + 1] = ("%s=%s"):format(k, r[k]) end
+      end
+      add("--" .. flag, table.concat(parts, ","))
     end
-    add("--quota", table.concat(parts, ","))
   end
+  if opts.runtimes then add("--runtimes", opts.runtimes) end
   for _, a in ipairs(opts.args or {}) do add(a) end
   return argv
 end

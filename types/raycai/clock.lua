@@ -37,4 +37,23 @@ function clock.clear_interrupt() end
 --- Behave as if SIGINT had arrived (restores an interrupt cleared for clean-up).
 function clock.raise_interrupt() end
 
+--- Count up to n instructions of recipe code (the host's guard; nil stops counting). Past the
+--- budget, the recipe's code raises. Not available to sandboxed recipes.
+---@param n? integer
+function clock.budget(n) end
+
+--- Did the budget run out (since the last clock.budget(n))?
+---@return boolean
+function clock.over_budget() end
+
+--- Follow the lines run in the chunk named source ("@path") on this thread; nil stops.
+---@param source? string
+---@param line? integer the last line to start from
+---@return string|nil, integer previous source (nil: none), and its last line
+function clock.track_lines(source, line) end
+
+--- The last line run in the tracked source, or nil.
+---@return integer?
+function clock.last_line() end
+
 return clock

@@ -91,6 +91,12 @@ local Client = {}
 ---@return string? err
 function cml.client(opts) end
 
+--- Is this host name the loopback interface (127.0.0.0/8, localhost, ::1)? cml.client allows
+--- http:// only to these (or with insecure).
+---@param name string?
+---@return boolean
+function cml.is_loopback(name) end
+
 --- Client options from the environment: CML_HOST, CML_API_KEY or CML_API_KEY_FILE, CML_CA_BUNDLE.
 ---@param getenv? fun(name: string): string?
 ---@return { host: string, api_key: string, ca_bundle: string? }? opts

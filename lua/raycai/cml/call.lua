@@ -147,6 +147,15 @@ local function judge(call, res, terr)
     call.result = spec.post and spec.post(data) or data
     return "done"
   end
+  if status >= 300 and status < 400 then
+    -- never followed: the Authorization header would go along, to wherever Location points
+    local where = res.headers and res.headers["location"]
+    call.err = errors.other("redirect", method, path, ("the workspace answered %d, a redirect to %s; raycai "
+      .. "does not follow redirects (the API key would go along): set CML_HOST to the workspace's "
+      .. "https:// URL"):format(status, where or "(no Location)"))
+    call.err.status = status
+    return "fail"
+  end
   if status == 404 and spec.gone_ok and call.ambiguous then
     call.result = {}  -- an earlier attempt deleted it
     return "done"

@@ -1,9 +1,10 @@
 -- raycai.cml.errors: the error objects every CML client call returns as `nil, err`.
 --
 -- err.kind is "http" (the server answered with a status >= 400), "timeout", "connect", "dropped",
--- "tls", "too_large", "interrupted", "transport" (raycai.http failures), "malformed" (a 2xx
--- response whose body is not the JSON expected) or "conflict" (a policy check after an
--- ambiguous failure). tostring(err) is one line: "POST /api/v2/...: 400 INVALID_ARGUMENT: msg".
+-- "tls", "too_large", "interrupted", "redirect" (a 3xx, never followed), "transport"
+-- (raycai.http failures), "malformed" (a 2xx response whose body is not the JSON expected) or
+-- "conflict" (a policy check after an ambiguous failure). tostring(err) is one line:
+-- "POST /api/v2/...: 400 INVALID_ARGUMENT: msg".
 local term = require("raycai.term")
 
 local M = {}

@@ -91,7 +91,7 @@ local function desired(ctx, st, role, rt, i)
     bypass_authentication = p.bypass_authentication,
     environment = env,
   }
-  local spec = hash.of({ body = body, script = script_hash(st, role), venv = st.scripts.fingerprint }, 12)
+  local spec = hash.of({ body = body, script = script_hash(st, role), venv = st.scripts.by_role[role].fingerprint }, 12)
   return body, spec
 end
 
@@ -166,12 +166,83 @@ function M.start_seconds(app)
 end
 
 
+--- Wait until the applications with these ids are no longer listed. A deleted running
+--- application may linger APPLICATION_STOPPING with its name and subdomain still taken
+--- (docs/reliability.md), so a replacement under the same name waits for this first.
+--- Returns true, or nil, err ("interrupted", or a line naming the applications still listed).
+---@param apps_gone {id:string, name:string}[]
+function M.wait_gone(st, apps_gone, timeout, label, opts)
+  if #apps_gone == 0 then return true end
+  opts = opts or {}
+  local left = {}
+  local ok, err = poll.wait(function()
+    local list, lerr = M.list(st)
+    if not list then return nil, lerr end
+    local ids = {}
+    for _, a in pairs(list) do ids[a.id] = a end
+    left = {}
+    for _, a in ipairs(apps_gone) do
+      local still = ids[a.id]
+      if still then left[#left + 1] = ("%s (%s)"):format(a.name, tostring(still.status)) end
+    end
+    if #left > 0 then
+      ui.progress(("waiting for the deleted %s to be gone: %s"):format(label, table.concat(left, ", ")))
+    end
+    return #left == 0, false
+  end, { timeout = timeout, initial = opts.initial, first = poll.SETTLE, meanwhile = opts.meanwhile,
+         on_timeout = function()
+    return ("the deleted %s still listed after %d s, holding name and subdomain: %s; run up again "
+      .. "once CML has removed them"):format(label, math.floor(timeout), table.concat(left, ", "))
+  end })
+  if not ok then return nil, err end
+  return true
+end
+
+
+--- The reason to add to a create that CML refused with 409: the subdomain is still held by one
+--- of this cluster's own applications (a deleted one lingering), or by another application.
+--- list: the cluster's applications by name when already listed (else listed now).
+function M.conflict_hint(st, body, list)
+  list = list or M.list(st) or {}
+  for _, a in pairs(list) do
+    if a.subdomain == body.subdomain or a.name == body.name then
+      if a.status == "APPLICATION_STOPPING" then
+        return ("; the name/subdomain %s is still held by this cluster's own application %s (%s), "
+          .. "deleted but not gone yet: run up again in a moment"):format(body.subdomain, a.name, a.status)
+      end
+      return ("; the subdomain %s is held by this cluster's application %s (%s), which raycai does not "
+        .. "manage under that name: delete it, or choose another cluster name"):format(body.subdomain,
+        a.name, tostring(a.status))
+    end
+  end
+  return ("; the subdomain %s is taken by another application in the workspace: choose another "
+    .. "cluster name (--set cluster=...)"):format(body.subdomain)
+end
+
+
+--- "3 x (8 vCPU, 32 GB, 1 GPU)" of the named applications in a listing.
+local function resources_of(names, listing)
+  local kinds, order = {}, {}
+  for _, name in ipairs(names) do
+    local a = listing[name] or {}
+    local k = ("%g vCPU, %g GB, %g GPU"):format(a.cpu or 0, a.memory or 0, a.nvidia_gpu or 0)
+    if not kinds[k] then kinds[k] = 0; order[#order + 1] = k end
+    kinds[k] = kinds[k] + 1
+  end
+  local out = {}
+  for _, k in ipairs(order) do out[#out + 1] = ("%d x (%s)"):format(kinds[k], k) end
+  return table.concat(out, " + ")
+end
+
+
 --- Wait until every named application is RUNNING. Fails fast on a FAILED/STOPPED one.
+--- opts.pending: seconds after which applications still STARTING count as pending for want of
+--- capacity: the wait ends with err naming them, and the second result lists their names.
 --- Returns true and the last listing (by name), or nil, err naming each failed or late
 --- application with its state. opts.initial/opts.first: as poll.wait's (for applications just
 --- created, whose state is known).
 ---@param names string[]
----@param opts? {initial?:number, first?:number}
+---@param opts? {initial?:number, first?:number, pending?:number}
 function M.wait_running(st, names, timeout, label, opts)
   if #names == 0 then return true, {} end
   opts = opts or {}
@@ -180,6 +251,7 @@ function M.wait_running(st, names, timeout, label, opts)
   local last_ready = -1
   local t0 = clock.monotonic()
   local next_report = t0 + 15
+  local stuck
   local ok, err = poll.wait(function()
     local apps, lerr = M.list(st)
     if not apps then return nil, lerr end
@@ -197,6 +269,19 @@ function M.wait_running(st, names, timeout, label, opts)
     end
     if #failed > 0 then
       return nil, ("%s failed: %s"):format(label, table.concat(failed, ", "))
+    end
+    if opts.pending and ready < #names and clock.monotonic() - t0 >= opts.pending then
+      local pending = {}
+      for _, name in ipairs(names) do
+        if states[name] == "APPLICATION_STARTING" then pending[#pending + 1] = name end
+      end
+      if #pending > 0 then
+        stuck = pending
+        return nil, ("%d of %d %s still APPLICATION_STARTING after %d s (timeouts.pending)%s: %s, %s; the "
+          .. "workspace most likely has no free GPU/CPU for them (capacity or quota)"):format(#pending,
+          #names, label, math.floor(opts.pending), ready > 0 and (", while %d run"):format(ready) or "",
+          table.concat(pending, ", "), resources_of(pending, apps))
+      end
     end
     local progressed = ready ~= last_ready
     last_ready = ready
@@ -217,7 +302,7 @@ function M.wait_running(st, names, timeout, label, opts)
          on_timeout = function()
     return ("%s not running after %d s: %s"):format(label, math.floor(timeout), stragglers(names, states))
   end })
-  if not ok then return nil, err end
+  if not ok then return nil, err, stuck, listing end
   return true, listing
 end
 

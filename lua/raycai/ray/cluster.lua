@@ -78,52 +78,146 @@ local function version_key(rt)
 end
 
 
-local function newer(a, b)
+--- Among runtimes of the same version, the editor preferred (an application needs no editor, so
+--- any will do; the order only makes the choice stable): Workbench, PBJ Workbench, JupyterLab,
+--- then any other editor by name.
+M.EDITOR_ORDER = { "Workbench", "PBJ Workbench", "JupyterLab" }
+local EDITOR_RANK = {}
+for i, e in ipairs(M.EDITOR_ORDER) do EDITOR_RANK[e] = i end
+
+
+--- Is runtime a preferred to b: newer, then the editor order, then the identifier?
+local function preferred(a, b)
   local ka, kb = version_key(a), version_key(b)
   for i = 1, math.max(#ka, #kb) do
     local x, y = ka[i] or -1, kb[i] or -1
     if x ~= y then return x > y end
   end
-  return (a.image_identifier or "") > (b.image_identifier or "")
+  local ra, rb = EDITOR_RANK[a.editor] or #M.EDITOR_ORDER + 1, EDITOR_RANK[b.editor] or #M.EDITOR_ORDER + 1
+  if ra ~= rb then return ra < rb end
+  if (a.editor or "") ~= (b.editor or "") then return (a.editor or "") < (b.editor or "") end
+  return (a.image_identifier or "") < (b.image_identifier or "")
+end
+
+
+local function enabled(rt)
+  return rt.status == nil or rt.status == "" or rt.status == "ENABLED"
+end
+
+
+local function sorted_set(set)
+  local out = {}
+  for k in pairs(set) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
+
+--- The one-line error when no runtime matches: what the workspace offers for that edition
+--- (kernels, editors, a few identifiers) and how to choose.
+local function no_match(client, spec)
+  local role = spec.role or "head"
+  local what = ("edition %q and kernel %q"):format(spec.edition or "", spec.kernel or "")
+  if spec.editor and spec.editor ~= "" then what = what .. (" and editor %q"):format(spec.editor) end
+  local list = M.list_all(client, "list_runtimes", {}, { search_filter = { edition = spec.edition } })
+  if not list then
+    return ("no enabled runtime with %s in this workspace for the %s; set python.kernel, %s.edition "
+      .. "or %s.runtime=<identifier>"):format(what, role, role, role)
+  end
+  local kernels, editors, ids = {}, {}, {}
+  for _, rt in ipairs(list) do
+    if enabled(rt) and rt.edition == spec.edition then
+      if rt.kernel then kernels[rt.kernel] = true end
+      if rt.editor then editors[rt.editor] = true end
+      if #ids < 3 then ids[#ids + 1] = rt.image_identifier end
+    end
+  end
+  local offer
+  if not next(kernels) then
+    offer = ("it has no enabled %s runtime at all; set %s.edition to an edition it has"):format(
+      spec.edition or "", role)
+  else
+    offer = ("for %s it offers kernels %s, editors %s (e.g. %s); set python.kernel=...%s, "
+      .. "or give %s.runtime=<identifier>"):format(spec.edition,
+      table.concat(sorted_set(kernels), ", "), table.concat(sorted_set(editors), ", "),
+      table.concat(ids, ", "), (spec.editor and spec.editor ~= "") and ", clear python.editor" or "", role)
+  end
+  return ("no enabled runtime with %s in this workspace for the %s; %s"):format(what, role, offer)
 end
 
 
 --- Resolve a runtime: the identifier when given (checked), else the newest ENABLED runtime of
---- that edition, kernel and editor.
+--- that edition and kernel; the editor is a filter only when spec.editor is set, else a
+--- preference among equal versions (M.EDITOR_ORDER).
 --- candidates: runtimes already listed (a superset of the matching ones), or nil to list them.
 function M.resolve_runtime(client, cache, spec, candidates)
   local key = table.concat({ spec.runtime or "", spec.edition or "", spec.kernel or "", spec.editor or "" }, "|")
   if cache[key] then return cache[key] end
+  local by_id = spec.runtime and spec.runtime ~= ""
   local filter = {}
-  if spec.runtime and spec.runtime ~= "" then
+  if by_id then
     filter.image_identifier = spec.runtime
   else
-    filter.edition, filter.kernel, filter.editor = spec.edition, spec.kernel, spec.editor
+    filter.edition, filter.kernel = spec.edition, spec.kernel
+    if spec.editor and spec.editor ~= "" then filter.editor = spec.editor end
   end
   local list, err = candidates, nil
   if not list then list, err = M.list_all(client, "list_runtimes", {}, { search_filter = filter }) end
   if not list then return nil, "could not list runtimes: " .. tostring(err) end
   local best
   for _, rt in ipairs(list) do
-    local exact = not (spec.runtime and spec.runtime ~= "") or rt.image_identifier == spec.runtime
-    local enabled = rt.status == nil or rt.status == "" or rt.status == "ENABLED"
-    if exact and enabled and (spec.runtime ~= "" or (rt.edition == spec.edition and rt.kernel == spec.kernel
-        and (not spec.editor or spec.editor == "" or rt.editor == spec.editor))) then
-      if not best or newer(rt, best) then best = rt end
+    local fits
+    if by_id then fits = rt.image_identifier == spec.runtime
+    else
+      fits = rt.edition == spec.edition and rt.kernel == spec.kernel
+        and (not spec.editor or spec.editor == "" or rt.editor == spec.editor)
     end
+    if fits and enabled(rt) and (not best or preferred(rt, best)) then best = rt end
   end
   if not best then
-    if spec.runtime and spec.runtime ~= "" then
+    if by_id then
       return nil, ("runtime %s is not available (or not enabled) in this workspace; "
-        .. "check the identifier, or leave it empty to pick the newest %s %s runtime"):format(
-        spec.runtime, spec.edition or "", spec.kernel or "")
+        .. "check the identifier, or leave %s.runtime empty to pick the newest %s %s runtime"):format(
+        spec.runtime, spec.role or "head", spec.edition or "", spec.kernel or "")
     end
-    return nil, ("no enabled runtime with edition %q, kernel %q and editor %q in this workspace; "
-      .. "set a runtime identifier (--set %s.runtime=...) or another edition/kernel"):format(
-      spec.edition or "", spec.kernel or "", spec.editor or "", spec.role or "head")
+    return nil, no_match(client, spec)
   end
   cache[key] = best.image_identifier
   return best.image_identifier
+end
+
+
+--- The project's /dev/shm size raycai wants, in MB: shm_mb, or (0, the default) enough for Ray's
+--- object store on the biggest node (ray.object_store_mb, else Ray's default 30% of the node's
+--- memory) plus a tenth, at least 8192.
+function M.shm_mb(p)
+  if p.shm_mb > 0 then return math.floor(p.shm_mb) end
+  local biggest = math.max(p.head.memory, p.workers > 0 and p.worker.memory or 0)
+  local store = p.ray.object_store_mb > 0 and p.ray.object_store_mb or biggest * 1024 * 0.3
+  return math.max(8192, math.ceil(store * 1.1))
+end
+
+
+--- The project's shared_memory_limit when raycai would raise it, else nil (it never lowers it).
+function M.shm_change(p, project)
+  local have = tonumber(project and project.shared_memory_limit) or 64
+  local want = M.shm_mb(p)
+  if have < want then return have, want end
+end
+
+
+--- Raise the project's shared_memory_limit when lower than wanted; true or nil, err.
+local function raise_shm(ctx, client, project)
+  local have, want = M.shm_change(ctx.params, project)
+  if not have then return true end
+  local updated, err = client:update_project(project.id, { shared_memory_limit = want })
+  if not updated then
+    return nil, ("could not raise the shared memory (/dev/shm) of project %s from %d to %d MB: %s; "
+      .. "raise it in the project settings or set shm_mb lower"):format(project.name, have, want, tostring(err))
+  end
+  project.shared_memory_limit = want
+  ui.object("updated", "project", project.name, { shared_memory_limit = want })
+  return true
 end
 
 
@@ -131,6 +225,12 @@ end
 --- it (plan, status, down) a missing project is reported as state.project == false.
 function M.prepare(ctx, create)
   local st = ctx.state.ray
+  if st and st.project and create and not st.shm_raised then
+    -- found by an earlier look (the lock, a plan): up still raises its shared memory
+    st.shm_raised = true
+    local ok, serr = raise_shm(ctx, st.client, st.project)
+    if not ok then return nil, serr end
+  end
   if st and (st.project or not create) then return st end
   local p = ctx.params
   local ok, err = naming.check_cluster(p.cluster)
@@ -160,7 +260,8 @@ function M.prepare(ctx, create)
       return nil, ("project %s does not exist; give a project name to create one"):format(p.project)
     end
     local created, cerr = client:create_project { name = p.project, template = "local",
-      description = "Ray clusters deployed by raycai", default_project_engine_type = "ml_runtime" }
+      description = "Ray clusters deployed by raycai", default_project_engine_type = "ml_runtime",
+      shared_memory_limit = M.shm_mb(p) }
     -- fresh: this run made the project, so it holds nothing raycai did not put there in this
     -- run; the steps skip the lookups whose answer is then known (no files, jobs, applications)
     st.fresh = created and true or false
@@ -175,6 +276,11 @@ function M.prepare(ctx, create)
     ui.object("created", "project", p.project, { id = created.id })
     project, perr = wait_project(client, created, ctx.params.timeouts.project)
     if not project then return nil, perr end
+  end
+  if project and create then
+    st.shm_raised = true
+    local raised, serr = raise_shm(ctx, client, project)
+    if not raised then return nil, serr end
   end
   st.project = project
   if project then
@@ -194,9 +300,10 @@ function M.runtimes(ctx)
   local p = ctx.params
   local candidates, err
   if p.head.runtime == "" and p.worker.runtime == "" and p.head.edition ~= p.worker.edition then
-    -- both by edition: one list of this kernel and editor serves both (one request, not two)
-    candidates, err = M.list_all(st.client, "list_runtimes", {},
-      { search_filter = { kernel = p.python.kernel, editor = p.python.editor } })
+    -- both by edition: one list of this kernel (and editor) serves both (one request, not two)
+    local filter = { kernel = p.python.kernel }
+    if p.python.editor ~= "" then filter.editor = p.python.editor end
+    candidates, err = M.list_all(st.client, "list_runtimes", {}, { search_filter = filter })
     if not candidates then return nil, "could not list runtimes: " .. tostring(err) end
   end
   local head

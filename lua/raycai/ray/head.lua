@@ -80,12 +80,15 @@ function M.apply(ctx)
         return nil, ("could not delete the old head %s: %s"):format(head.name, tostring(derr))
       end
       ui.object("deleted", "application", head.name, { id = head.id })
+      -- same name and subdomain (the dashboard URL stays): wait until CML has let go of them
+      local gone, gerr = apps.wait_gone(st, { head }, ctx.params.timeouts.head, "head",
+        { initial = apps.LIVE[head.status] and poll.SETTLE or 0, meanwhile = function() ctx:idle() end })
+      if not gone then return nil, gerr end
     end
     st.generation = apps.new_generation()
     local created, cerr = client:create_application(pid, apps.stamp(body, spec, st.generation))
     if not created then
-      local hint = cerr.status == 409 and (("; the subdomain %s is taken by another application in the "
-        .. "workspace: choose another cluster name (--set cluster=...)"):format(body.subdomain)) or ""
+      local hint = cerr.status == 409 and apps.conflict_hint(st, body) or ""
       return nil, ("could not create the head application %s: %s%s"):format(body.name, tostring(cerr), hint)
     end
     ui.object("created", "application", body.name, { id = created.id, generation = st.generation })
@@ -94,10 +97,20 @@ function M.apply(ctx)
   -- a head created just now is STARTING: look first after a pause
   local settle = head == list[st.names.head] and 0 or poll.SETTLE
   -- on success the second result is the last listing, on failure the error
-  local ok, res = apps.wait_running(st, { body.name }, ctx.params.timeouts.head, "head",
-    { initial = settle, first = poll.SETTLE, meanwhile = function() ctx:idle() end })
+  local p = ctx.params
+  local ok, res, pending = apps.wait_running(st, { body.name }, p.timeouts.head, "head",
+    { initial = settle, first = poll.SETTLE, meanwhile = function() ctx:idle() end,
+      pending = not p.keep_partial and math.min(p.timeouts.pending, p.timeouts.head) or nil })
   if not ok then
     if res == "interrupted" then return nil, res end
+    if pending then
+      -- a head that cannot be scheduled would start later and hold its CPU for nothing
+      local dok, derr = client:delete_application(pid, head.id)
+      local removed = (dok or derr.status == 404) and ("removed %s"):format(body.name)
+        or ("could not remove %s: %s"):format(body.name, tostring(derr))
+      return nil, ("%s; %s; free capacity in the workspace or lower head.cpu/head.memory, then run up "
+        .. "again (keep_partial=true waits until timeouts.head instead)"):format(res, removed)
+    end
     return nil, ("%s; look at the head application's logs in CML (project %s, application %s) and at "
       .. "the setup log %s"):format(res, st.project.name, body.name, st.names.files.setup_log)
   end
@@ -121,12 +134,23 @@ function M.destroy(ctx)
   local list, lerr = apps.listed(st)
   if not list then return nil, lerr end
   local head = list[st.names.head]
-  if not head then return true, "no head" end
+  local doomed = {}
+  for _, a in ipairs(st.deleted_workers or {}) do doomed[#doomed + 1] = a end
+  if not head then
+    -- down means gone: deleted applications may linger STOPPING with their names taken
+    local gone, gerr = apps.wait_gone(st, doomed, ctx.params.timeouts.head, "applications", { initial = poll.SETTLE })
+    if not gone then return nil, gerr end
+    return true, "no head"
+  end
   local ok, derr = st.client:delete_application(st.project.id, head.id)
   if not ok and derr.status ~= 404 then
     return nil, ("could not delete the head %s: %s"):format(head.name, tostring(derr))
   end
   ui.object("deleted", "application", head.name, { id = head.id })
+  doomed[#doomed + 1] = head
+  local gone, gerr = apps.wait_gone(st, doomed, ctx.params.timeouts.head, "applications",
+    { initial = poll.SETTLE })
+  if not gone then return nil, gerr end
   return true, "head deleted"
 end
 

@@ -100,7 +100,8 @@ function M.params(d)
     worker = resources("worker", d.worker or {}, { cpu = 8, memory = 32, gpu = 1, edition = "Nvidia GPU" }),
     python = {
       kernel = param(pick(py.kernel, "Python 3.11"), "runtime kernel, e.g. Python 3.11"),
-      editor = param(pick(py.editor, "Workbench"), "runtime editor (Workbench, JupyterLab)"),
+      editor = param(pick(py.editor, ""), "only runtimes of this editor (Workbench, PBJ Workbench, "
+                     .. "JupyterLab); empty: any, preferring that order among equal versions"),
     },
     ray = {
       version = param(pick(ry.version, "2.40.0"), "Ray version installed in the venv",
@@ -113,31 +114,40 @@ function M.params(d)
                          { check = location }),
       gcs_port = param(pick(ry.gcs_port, 6379), "Ray GCS port on the head", { min = 1024, max = 65535 }),
       start_retries = param(pick(ry.start_retries, 5), "attempts of ray start on a worker", { min = 1, max = 100 }),
+      object_store_mb = param(pick(ry.object_store_mb, 0), "Ray object store per node in MB "
+                              .. "(--object-store-memory); 0: Ray's default (30% of memory)", { min = 0 }),
     },
     venv = {
       root = param(pick((d.venv or {}).root, ".raycai/venvs"),
                    "project folder holding the venvs, one per fingerprint", { check = project_folder }),
       python = param(pick((d.venv or {}).python, "python3"), "interpreter the setup job builds the venv with",
                      { pattern = "^[%w%._/%-]+$", hint = "give a command or path such as python3.11" }),
+      keep = param(pick((d.venv or {}).keep, 2), "unused venvs of this cluster up keeps (the newest)", { min = 0, max = 100 }),
     },
     setup = {
       cpu = param(pick(su.cpu, 2), "setup job vCPU", { min = 0.1, max = 64, type = "number" }),
       memory = param(pick(su.memory, 8), "setup job memory in GB", { min = 0.1, max = 1024, type = "number" }),
     },
+    shm_mb = param(pick(d.shm_mb, 0), "project shared memory (/dev/shm) in MB that up raises the project to "
+                   .. "(never lowers); 0: Ray's object store on the biggest node + 10%, at least 8192", { min = 0 }),
     env = param(pick(d.env, {}), "extra environment variables of every application",
                 { type = "map", check = env_names }),
     bypass_authentication = param(pick(d.bypass_authentication, false),
                                   "serve the dashboard without CML authentication"),
-    keep_partial = param(pick(d.keep_partial, false), "keep workers created before a failed create"),
+    keep_partial = param(pick(d.keep_partial, false), "keep workers created before a failed create, "
+                         .. "and keep pending applications waiting until timeouts.workers/head"),
     parallel = param(pick(d.parallel, 16), "concurrent create/delete requests", { min = 1, max = 128 }),
     timeouts = {
       project = param(pick(t.project, 120), "seconds to wait for a new project", { min = 1 }),
       setup = param(pick(t.setup, 1800), "seconds the setup job may run", { min = 1 }),
       head = param(pick(t.head, 600), "seconds to wait for the head to run", { min = 1 }),
       workers = param(pick(t.workers, 900), "seconds to wait for all workers to run", { min = 1 }),
+      pending = param(pick(t.pending, 240), "seconds an application may stay STARTING before it counts as "
+                      .. "pending for want of GPU/CPU (removed unless keep_partial)", { min = 1 }),
       head_wait = param(pick(t.head_wait, 900), "seconds a worker waits for head.json", { min = 1 }),
       ray_start = param(pick(t.ray_start, 300), "seconds ray start may take", { min = 1 }),
-      lock = param(pick(t.lock, 7200), "seconds after which another run's lock counts as stale", { min = 1 }),
+      lock = param(pick(t.lock, 600), "seconds without a heartbeat after which a run's lock counts as stale",
+                   { min = 1 }),
     },
   }
 end
@@ -227,6 +237,26 @@ local function print_status(ctx, rows)
 end
 
 
+--- Whether the Ray dashboard asks for Ray's own credential when CML's login is bypassed: nil
+--- until the cluster has Ray authentication (issue 14 item 1 adds it here, e.g. "the Ray token
+--- is still required by the dashboard" or "the dashboard does not ask for the Ray token").
+local function dashboard_ray_auth(ctx)
+  local _ = ctx
+  return nil
+end
+
+
+--- plan and up, every run: one line per setting that opens the cluster to more people.
+local function warnings(ctx)
+  if ctx.params.bypass_authentication then
+    local note = dashboard_ray_auth(ctx)
+    ui.warn("bypass_authentication = true: the head application serves the Ray dashboard, and with "
+      .. "it Ray job submission (running code as you), to anyone who has its URL, without CML login"
+      .. (note and ("; " .. note) or ""))
+  end
+end
+
+
 --- A Ray cluster recipe.
 ---@param def {name:string, doc?:string, defaults?:table, extra_steps?:table}
 function M.recipe(def)
@@ -236,6 +266,7 @@ function M.recipe(def)
   r.hooks.summary = summary
   r.hooks.lock = lock
   r.hooks.print_status = print_status
+  r.hooks.warnings = warnings
   return r
 end
 

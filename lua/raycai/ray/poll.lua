@@ -13,6 +13,22 @@ M.FIRST, M.MAX, M.FACTOR = 0.05, 1.0, 1.5
 M.SETTLE = 0.25
 
 
+-- Functions every wait calls between two looks (the cluster lock's heartbeat). Each returns
+-- true, or nil, err to end the wait with err.
+local waiters = {}
+
+
+--- Call fn() at every turn of every wait until remove_on_wait(fn).
+function M.on_wait(fn) waiters[#waiters + 1] = fn end
+
+
+function M.remove_on_wait(fn)
+  for i = #waiters, 1, -1 do
+    if waiters[i] == fn then table.remove(waiters, i) end
+  end
+end
+
+
 --- Sleep `secs` (not past deadline) in short slices so the live line keeps moving; false when
 --- interrupted.
 local function nap(secs, deadline)
@@ -48,6 +64,10 @@ function M.wait(check, opts)
     if done then return true end
     if clock.monotonic() >= deadline then
       return nil, opts.on_timeout and opts.on_timeout() or ("timed out after %d s"):format(opts.timeout)
+    end
+    for _, fn in ipairs(waiters) do
+      local ok, werr = fn()
+      if not ok then return nil, werr end
     end
     if progressed then interval = opts.first or M.FIRST
     else interval = math.min(interval * M.FACTOR, max) end

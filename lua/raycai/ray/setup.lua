@@ -5,6 +5,7 @@ local files = require "raycai.ray.files"
 local scripts = require "raycai.ray.launcher_text"
 local poll = require "raycai.ray.poll"
 local ui = require "raycai.ui"
+local clock = require "raycai.clock"
 
 local M = {}
 
@@ -13,10 +14,12 @@ local FINISHED = { ENGINE_SUCCEEDED = true, ENGINE_FAILED = true, ENGINE_TIMEDOU
                    ENGINE_STOPPED = true, ENGINE_SKIPPED = true }
 
 
---- The cluster's scripts, rendered once per run.
+--- The cluster's scripts, rendered once per run (they need the runtimes: a venv is per runtime).
 function M.scripts(ctx, st)
   if st.scripts then return st.scripts end
-  local s, err = scripts.all(ctx.params, st.names)
+  local rt, rerr = cluster.runtimes(ctx)
+  if not rt then return nil, rerr end
+  local s, err = scripts.all(ctx.params, st.names, rt)
   if not s then return nil, err end
   st.scripts = s
   return s
@@ -31,18 +34,19 @@ local function venv_ready(client, pid, venv_dir)
 end
 
 
---- The job body raycai wants for this cluster.
-local function desired_job(ctx, st, rt)
+--- The job body raycai wants for venv v: it runs on the runtime the venv is for.
+local function desired_job(ctx, v)
   local p = ctx.params
   return {
-    name = st.names.job,
-    script = st.names.files.setup,
+    name = v.job,
+    script = v.script,
     cpu = p.setup.cpu,
     memory = p.setup.memory,
     nvidia_gpu = 0,
-    runtime_identifier = rt.head,
+    runtime_identifier = v.runtime,
     timeout = p.timeouts.setup,
-    environment = { RAYCAI_FINGERPRINT = st.scripts.fingerprint, RAYCAI_CLUSTER = p.cluster },
+    kill_on_timeout = true,   -- the swagger's default is false: a hung pip would run on
+    environment = { RAYCAI_FINGERPRINT = v.fingerprint, RAYCAI_CLUSTER = p.cluster },
   }
 end
 
@@ -54,6 +58,7 @@ local function job_diff(job, want)
     if job[k] ~= want[k] then diff[k] = want[k] end
   end
   if tonumber(job.timeout) ~= want.timeout then diff.timeout = want.timeout end
+  if job.kill_on_timeout ~= want.kill_on_timeout then diff.kill_on_timeout = want.kill_on_timeout end
   local env = type(job.environment) == "table" and job.environment or {}
   for k, v in pairs(want.environment) do
     if env[k] ~= v then diff.environment = want.environment end
@@ -85,22 +90,25 @@ local function active_run(client, pid, job_id)
 end
 
 
-local function log_tail(client, pid, st)
-  local tail = files.tail(client, pid, st.names.files.setup_log, 20)
+local function log_tail(client, pid, log)
+  local tail = files.tail(client, pid, log, 20)
   if not tail or tail == "" then
     return (" (no log at %s: the script did not start; check the job's runtime and its output in CML)")
-      :format(st.names.files.setup_log)
+      :format(log)
   end
-  return ("; last lines of %s:\n%s"):format(st.names.files.setup_log, tail)
+  return ("; last lines of %s:\n%s"):format(log, tail)
 end
 
 
 --- Wait for a run to finish; returns the final run or nil, err. The run's state is known when
 --- the wait starts, so the first look is after a pause; a phase change (scheduling, starting,
 --- running) is not a reason to poll fast again: only the end matters, and the running phase
---- (pip installing Ray) is the long one.
+--- (pip installing Ray) is the long one. When raycai gives up (the job's timeout and a grace
+--- passed: CML should have ended it), it stops the run so the next up does not wait on it.
 local function wait_run(ctx, client, pid, run)
   local last = run.status
+  local timeout = ctx.params.timeouts.setup
+  local limit = timeout + math.min(60, timeout)
   local ok, err = poll.wait(function()
     local r, gerr = client:get_job_run(pid, run.job_id, run.id)
     if not r then return nil, gerr end
@@ -108,13 +116,105 @@ local function wait_run(ctx, client, pid, run)
     last = r.status
     run = r
     return FINISHED[r.status] or false, false
-  end, { timeout = ctx.params.timeouts.setup + 60, initial = poll.SETTLE, first = poll.SETTLE,
+  end, { timeout = limit, initial = poll.SETTLE, first = poll.SETTLE,
          meanwhile = function() ctx:idle() end,  -- the later steps' early work (the launchers)
          on_timeout = function()
-    return ("the setup job run %s is still %s after %d s"):format(run.id, last, ctx.params.timeouts.setup)
+    return ("the setup job run %s is still %s after %d s"):format(run.id, last, math.floor(limit))
   end })
-  if not ok then return nil, err end
+  if not ok then
+    if err == "interrupted" then return nil, err end
+    local stopped, serr = client:stop_job_run(pid, run.job_id, run.id)
+    ui.object("stopped", "job_run", run.id, { status = last })
+    return nil, ("%s; %s; raise timeouts.setup if the workspace is slow, or look at the job in CML")
+      :format(err, stopped and "raycai stopped it" or ("could not stop it: " .. tostring(serr)))
+  end
   return run
+end
+
+
+--- ---- venv ownership records ----
+--- A venv folder may serve several clusters (same fingerprint, same venv.root). Each cluster
+--- that uses one records it as <venv.root>/.owners/<fingerprint>.<cluster> (a small file); a
+--- venv is removed only when no other cluster's record names it. One listing shows them all.
+
+local OWNERS = ".owners"
+
+local function owners_dir(p) return p.venv.root .. "/" .. OWNERS end
+
+
+--- The records: { [fingerprint] = { [cluster] = true } }, or nil, err.
+local function read_owners(client, pid, p)
+  local entries, err = files.list(client, pid, owners_dir(p))
+  if not entries then return nil, err end
+  local out = {}
+  for name in pairs(entries) do
+    local fp, who = name:match("^([%w]+)%.([a-z0-9%-]+)$")
+    if fp then
+      out[fp] = out[fp] or {}
+      out[fp][who] = true
+    end
+  end
+  return out
+end
+
+
+--- Record that this cluster uses the venvs of this run (only the missing records are written).
+local function record_owners(ctx, st, owners)
+  local p = ctx.params
+  for _, v in ipairs(st.scripts.venvs) do
+    if not (owners[v.fingerprint] and owners[v.fingerprint][p.cluster]) then
+      local body = ("cluster %s\nruntime %s\nrecorded %.3f\n"):format(p.cluster, v.runtime, clock.time())
+      local ok, err = st.client:upload_file(st.project.id, ("%s/%s.%s"):format(owners_dir(p), v.fingerprint, p.cluster), body)
+      if not ok then return nil, "could not record the venv's owner: " .. tostring(err) end
+      owners[v.fingerprint] = owners[v.fingerprint] or {}
+      owners[v.fingerprint][p.cluster] = true
+    end
+  end
+  return true
+end
+
+
+--- Remove this cluster's record of venv fp, and the venv when no other cluster records it.
+local function release(ctx, st, owners, fp)
+  local p, client, pid = ctx.params, st.client, st.project.id
+  local ok, err = client:delete_file(pid, ("%s/%s.%s"):format(owners_dir(p), fp, p.cluster))
+  if not ok and err.status ~= 404 then return nil, err end
+  owners[fp][p.cluster] = nil
+  if next(owners[fp]) then
+    ui.object("kept", "venv", p.venv.root .. "/" .. fp, { reason = "used by another cluster" })
+    return true
+  end
+  for _, path in ipairs({ p.venv.root .. "/" .. fp, p.venv.root .. "/" .. fp .. ".lock" }) do
+    ok, err = client:delete_file(pid, path)
+    if not ok and err.status ~= 404 then return nil, ("could not delete %s: %s"):format(path, tostring(err)) end
+  end
+  ui.object("deleted", "venv", p.venv.root .. "/" .. fp)
+  return true
+end
+
+
+--- After a successful up: remove this cluster's venvs that no current application uses,
+--- keeping the newest venv.keep of them (by their record's time). Failures only warn.
+function M.collect(ctx, st)
+  local owners = st.owners
+  if not owners then return end
+  local p = ctx.params
+  local current = {}
+  for _, v in ipairs(st.scripts.venvs) do current[v.fingerprint] = true end
+  local unused = {}
+  for fp, who in pairs(owners) do
+    if who[p.cluster] and not current[fp] then unused[#unused + 1] = { fp = fp } end
+  end
+  if #unused <= p.venv.keep then return end
+  for _, u in ipairs(unused) do
+    local text = st.client:download_file(st.project.id, ("%s/%s.%s"):format(owners_dir(p), u.fp, p.cluster))
+    u.at = tonumber(type(text) == "string" and text:match("recorded (%S+)")) or 0
+  end
+  table.sort(unused, function(a, b) if a.at ~= b.at then return a.at > b.at end return a.fp < b.fp end)
+  for i = p.venv.keep + 1, #unused do
+    local ok, err = release(ctx, st, owners, unused[i].fp)
+    if not ok then ui.warn(("could not remove the unused venv %s: %s"):format(unused[i].fp, tostring(err))) end
+  end
 end
 
 
@@ -124,48 +224,125 @@ function M.plan(ctx)
   local p = ctx.params
   local changes = {}
   if not st.project then
-    changes[#changes + 1] = { action = "create", kind = "project", name = p.project }
+    changes[#changes + 1] = { action = "create", kind = "project", name = p.project,
+                              detail = ("shared_memory_limit %d MB"):format(cluster.shm_mb(p)) }
+  else
+    local have, want = cluster.shm_change(p, st.project)
+    if have then
+      changes[#changes + 1] = { action = "update", kind = "project", name = st.project.name,
+                                detail = ("shared_memory_limit %d -> %d MB"):format(have, want) }
+    end
   end
+  -- listed with the project lookup: a runtime the workspace lacks fails the plan, project or not
   local s, serr = M.scripts(ctx, st)
   if not s then return nil, serr end
-  -- listed with the project lookup: a runtime the workspace lacks fails the plan, project or not
-  local rt, rerr = cluster.runtimes(ctx)
-  if not rt then return nil, rerr end
+  for _, v in ipairs(s.venvs) do
+    changes[#changes + 1] = { action = "keep", kind = "runtime", name = v.runtime,
+                              detail = table.concat(v.roles, ", ") }
+  end
   if not st.project then
-    changes[#changes + 1] = { action = "create", kind = "file", name = st.names.files.setup }
-    changes[#changes + 1] = { action = "create", kind = "job", name = st.names.job }
-    changes[#changes + 1] = { action = "create", kind = "venv", name = s.venv_dir, detail = "run the setup job" }
+    for _, v in ipairs(s.venvs) do
+      changes[#changes + 1] = { action = "create", kind = "file", name = v.script }
+      changes[#changes + 1] = { action = "create", kind = "job", name = v.job }
+      changes[#changes + 1] = { action = "create", kind = "venv", name = v.dir, detail = "run the setup job" }
+    end
     return changes
   end
   local pid = st.project.id
-  -- three independent reads, side by side: the cluster folder (its listing also serves
-  -- write_launchers' plan) and the setup script in it, the job, the venv marker
-  local res = st.client:together(function()
+  -- independent reads, side by side: the cluster folder (its listing also serves
+  -- write_launchers' plan) and the setup scripts in it, the jobs, the venv markers
+  local fns = { function()
     local entries, lerr = files.list(st.client, pid, st.names.dir)
     if not entries then return nil, lerr end
     st.plan_entries = entries
-    return files.compare(st.client, pid, st.names.files.setup, s.setup, entries)
-  end, function() return find_job(st.client, pid, st.names.job) end,
-  function() return venv_ready(st.client, pid, s.venv_dir) end)
-  local fchange, job, ready = res[1][1], res[2][1], res[3][1]
-  if not fchange then return nil, res[1][2] end
-  if job == nil then return nil, res[2][2] end
-  if ready == nil then return nil, res[3][2] end
-  changes[#changes + 1] = { action = fchange, kind = "file", name = st.names.files.setup }
-  local want = desired_job(ctx, st, rt)
-  if not job then
-    changes[#changes + 1] = { action = "create", kind = "job", name = st.names.job }
-  else
-    local diff = job_diff(job, want)
-    local keys = {}
-    for k in pairs(diff) do keys[#keys + 1] = k end
-    table.sort(keys)
-    changes[#changes + 1] = { action = #keys > 0 and "update" or "keep", kind = "job", name = st.names.job,
-                              detail = #keys > 0 and table.concat(keys, ", ") or nil }
+    local out = {}
+    for i, v in ipairs(s.venvs) do
+      local c, cerr = files.compare(st.client, pid, v.script, v.text, entries)
+      if not c then return nil, cerr end
+      out[i] = c
+    end
+    return out
+  end }
+  for _, v in ipairs(s.venvs) do
+    fns[#fns + 1] = function() return find_job(st.client, pid, v.job) end
+    fns[#fns + 1] = function() return venv_ready(st.client, pid, v.dir) end
   end
-  changes[#changes + 1] = { action = ready and "keep" or "create", kind = "venv", name = s.venv_dir,
-                            detail = not ready and "run the setup job" or nil }
+  local res = st.client:together(table.unpack(fns))
+  if not res[1][1] then return nil, res[1][2] end
+  for i, v in ipairs(s.venvs) do
+    local job, ready = res[2 * i][1], res[2 * i + 1][1]
+    if job == nil then return nil, res[2 * i][2] end
+    if ready == nil then return nil, res[2 * i + 1][2] end
+    changes[#changes + 1] = { action = res[1][1][i], kind = "file", name = v.script }
+    local want = desired_job(ctx, v)
+    if not job then
+      changes[#changes + 1] = { action = "create", kind = "job", name = v.job }
+    else
+      local diff = job_diff(job, want)
+      local keys = {}
+      for k in pairs(diff) do keys[#keys + 1] = k end
+      table.sort(keys)
+      changes[#changes + 1] = { action = #keys > 0 and "update" or "keep", kind = "job", name = v.job,
+                                detail = #keys > 0 and table.concat(keys, ", ") or nil }
+    end
+    changes[#changes + 1] = { action = ready and "keep" or "create", kind = "venv", name = v.dir,
+                              detail = not ready and "run the setup job" or nil }
+  end
   return changes
+end
+
+
+--- Make the setup script and job of venv v; returns the job and whether it is new, or nil, err.
+local function ensure_job(ctx, st, v)
+  local client, pid = st.client, st.project.id
+  -- in a project this run created, the cluster folder holds only the lock: nothing to compare
+  local change, ferr = files.sync(client, pid, v.script, v.text, st.fresh and {} or nil)
+  if not change then return nil, ("could not write the setup script %s: %s"):format(v.script, tostring(ferr)) end
+  if change ~= "keep" then ui.object(change == "create" and "created" or "updated", "file", v.script) end
+  local want = desired_job(ctx, v)
+  local job, jerr = false, nil  -- a project this run created has no jobs
+  if not st.fresh then job, jerr = find_job(client, pid, v.job) end
+  if job == nil then return nil, jerr end
+  if not job then
+    job, jerr = client:create_job(pid, want)
+    if not job then return nil, ("could not create the setup job %s: %s"):format(want.name, tostring(jerr)) end
+    ui.object("created", "job", want.name, { id = job.id })
+    return job, true
+  end
+  local diff = job_diff(job, want)
+  if next(diff) then
+    local updated, uerr = client:update_job(pid, job.id, diff)
+    if not updated then return nil, ("could not update the setup job %s: %s"):format(want.name, tostring(uerr)) end
+    ui.object("updated", "job", want.name, { id = job.id })
+    return updated, false
+  end
+  ui.object("kept", "job", want.name, { id = job.id })
+  return job, false
+end
+
+
+--- Start (or find) the run that builds venv v with job; returns the run, or false when the
+--- venv is ready, or nil, err.
+local function start_build(st, v, job, new_job)
+  local client, pid = st.client, st.project.id
+  local ready, verr = false, nil  -- no venv in a project this run created
+  if not st.fresh then ready, verr = venv_ready(client, pid, v.dir) end
+  if ready == nil then return nil, verr end
+  if ready then
+    ui.object("kept", "venv", v.dir)
+    return false
+  end
+  local run, aerr = false, nil  -- a job created just now has no run in progress
+  if not new_job then run, aerr = active_run(client, pid, job.id) end
+  if run == nil then return nil, aerr end
+  if run then
+    ui.info(("waiting for the setup job run %s already in progress"):format(run.id))
+    return run
+  end
+  run, aerr = client:create_job_run(pid, job.id, {}, { no_runs = new_job })
+  if not run then return nil, ("could not start the setup job %s: %s"):format(job.name, tostring(aerr)) end
+  ui.object("created", "job_run", job.name, { id = run.id })
+  return run
 end
 
 
@@ -175,67 +352,67 @@ function M.apply(ctx)
   local client, pid = st.client, st.project.id
   local s, serr = M.scripts(ctx, st)
   if not s then return nil, serr end
-  local rt, rerr = cluster.runtimes(ctx)
-  if not rt then return nil, rerr end
-  -- in a project this run created, the cluster folder holds only the lock: nothing to compare
-  local change, ferr = files.sync(client, pid, st.names.files.setup, s.setup, st.fresh and {} or nil)
-  if not change then return nil, "could not write the setup script: " .. tostring(ferr) end
-  if change ~= "keep" then ui.object(change == "create" and "created" or "updated", "file", st.names.files.setup) end
-
-  local want = desired_job(ctx, st, rt)
-  local job, jerr = false, nil  -- a project this run created has no jobs
-  if not st.fresh then job, jerr = find_job(client, pid, st.names.job) end
-  if job == nil then return nil, jerr end
-  local new_job = not job
-  if not job then
-    job, jerr = client:create_job(pid, want)
-    if not job then return nil, ("could not create the setup job %s: %s"):format(want.name, tostring(jerr)) end
-    ui.object("created", "job", want.name, { id = job.id })
-  else
-    local diff = job_diff(job, want)
-    if next(diff) then
-      local updated, uerr = client:update_job(pid, job.id, diff)
-      if not updated then return nil, ("could not update the setup job %s: %s"):format(want.name, tostring(uerr)) end
-      job = updated
-      ui.object("updated", "job", want.name, { id = job.id })
-    else
-      ui.object("kept", "job", want.name, { id = job.id })
+  local owners, oerr = {}, nil  -- a project this run created has no venvs
+  if not st.fresh then owners, oerr = read_owners(client, pid, ctx.params) end
+  if not owners then return nil, "could not list the venv owners: " .. tostring(oerr) end
+  st.owners = owners
+  local runs = {}
+  for i, v in ipairs(s.venvs) do
+    local job, new_job = ensure_job(ctx, st, v)
+    if not job then return nil, new_job end
+    if i == 1 then st.job = job end
+    local run, rerr = start_build(st, v, job, new_job)
+    if run == nil then return nil, rerr end
+    if run then runs[#runs + 1] = { run = run, venv = v, job = job } end
+  end
+  -- the venvs are in use from now on (a failed build leaves a record too: purge removes it)
+  local rok, rerr = record_owners(ctx, st, owners)
+  if not rok then return nil, rerr end
+  if #runs == 0 then
+    return true, "venv " .. s.venvs[1].fingerprint .. " ready"
+  end
+  -- the builds run side by side; waiting for each in turn takes as long as the slowest
+  local done = {}
+  for _, b in ipairs(runs) do
+    local run, aerr = wait_run(ctx, client, pid, b.run)
+    if not run then return nil, aerr end
+    if run.status ~= "ENGINE_SUCCEEDED" then
+      return nil, ("setup job %s run %s ended %s%s"):format(b.job.name, run.id, run.status,
+        log_tail(client, pid, b.venv.log))
     end
+    done[#done + 1] = run.id
   end
-  st.job = job
-
-  local ready, verr = false, nil  -- no venv in a project this run created
-  if not st.fresh then ready, verr = venv_ready(client, pid, s.venv_dir) end
-  if ready == nil then return nil, verr end
-  if ready then
-    ui.object("kept", "venv", s.venv_dir)
-    return true, "venv " .. s.fingerprint .. " ready"
-  end
-  local run, aerr = false, nil  -- a job created just now has no run in progress
-  if not new_job then run, aerr = active_run(client, pid, job.id) end
-  if run == nil then return nil, aerr end
-  if run then
-    ui.info(("waiting for the setup job run %s already in progress"):format(run.id))
-  else
-    run, aerr = client:create_job_run(pid, job.id, {}, { no_runs = new_job })
-    if not run then return nil, ("could not start the setup job %s: %s"):format(job.name, tostring(aerr)) end
-    ui.object("created", "job_run", job.name, { id = run.id })
-  end
-  run, aerr = wait_run(ctx, client, pid, run)
-  if not run then return nil, aerr end
-  if run.status ~= "ENGINE_SUCCEEDED" then
-    return nil, ("setup job %s run %s ended %s%s"):format(job.name, run.id, run.status, log_tail(client, pid, st))
-  end
-  -- the job succeeded, so its script wrote the marker as its last act; checking only warns, so
-  -- it need not hold up the head: it runs while the head starts
+  -- the jobs succeeded, so their scripts wrote the markers as their last act; checking only
+  -- warns, so it need not hold up the head: it runs while the head starts
   ctx:defer(function()
-    local present = venv_ready(client, pid, s.venv_dir)
-    if present == false then
-      ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
-        .. "without exec mode runs no scripts)"):format(s.venv_dir, MARKER))
+    for _, b in ipairs(runs) do
+      local present = venv_ready(client, pid, b.venv.dir)
+      if present == false then
+        ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
+          .. "without exec mode runs no scripts)"):format(b.venv.dir, MARKER))
+      end
     end
   end)
-  return true, ("setup job run %s succeeded: venv %s"):format(run.id, s.fingerprint)
+  return true, ("setup job run(s) %s succeeded: venv %s"):format(table.concat(done, ", "), s.venvs[1].fingerprint)
+end
+
+
+--- The names of every setup job this cluster may have (the head's, a worker runtime's).
+local function job_names(st)
+  return { st.names.job, st.names.job .. "-worker" }
+end
+
+
+--- The cluster's setup jobs by name, in one listing (the name filter matches substrings, and
+--- every name starts with the head's job name).
+local function find_jobs(st)
+  local list, err = cluster.list_all(st.client, "list_jobs", { st.project.id }, { search_filter = { name = st.names.job } })
+  if not list then return nil, err end
+  local out = {}
+  for _, name in ipairs(job_names(st)) do
+    for _, j in ipairs(list) do if j.name == name then out[name] = j end end
+  end
+  return out
 end
 
 
@@ -244,14 +421,29 @@ function M.destroy(ctx)
   local st, err = cluster.prepare(ctx, false)
   if not st then return nil, err end
   if not st.project then return true, "no project" end
-  local job, jerr = find_job(st.client, st.project.id, st.names.job)
-  if job == nil then return nil, jerr end
-  if job then
-    local ok, derr = st.client:delete_job(st.project.id, job.id)
-    if not ok and derr.status ~= 404 then return nil, derr end
-    ui.object("deleted", "job", job.name)
+  local deleted = 0
+  local jobs, jerr = find_jobs(st)
+  if not jobs then return nil, jerr end
+  for _, name in ipairs(job_names(st)) do
+    local job = jobs[name]
+    if job then
+      local ok, derr = st.client:delete_job(st.project.id, job.id)
+      if not ok and derr.status ~= 404 then return nil, derr end
+      ui.object("deleted", "job", job.name)
+      deleted = deleted + 1
+    end
   end
-  return true, job and "job deleted" or "no job"
+  -- the cluster's venvs, unless another cluster's record names them
+  local owners, oerr = read_owners(st.client, st.project.id, ctx.params)
+  if not owners then return nil, "could not list the venv owners: " .. tostring(oerr) end
+  local fps = {}
+  for fp, who in pairs(owners) do if who[ctx.params.cluster] then fps[#fps + 1] = fp end end
+  table.sort(fps)
+  for _, fp in ipairs(fps) do
+    local ok, rerr = release(ctx, st, owners, fp)
+    if not ok then return nil, ("could not remove the venv %s: %s"):format(fp, tostring(rerr)) end
+  end
+  return true, ("%d job(s) deleted, %d venv record(s) released"):format(deleted, #fps)
 end
 
 
@@ -261,13 +453,22 @@ function M.status(ctx)
   if not st.project then
     return { { kind = "project", name = ctx.params.project, state = "absent", healthy = false } }
   end
-  local job, jerr = find_job(st.client, st.project.id, st.names.job)
-  if job == nil then return nil, jerr end
-  if not job then return { { kind = "job", role = "setup", name = st.names.job, state = "absent" } } end
-  local last, rerr = last_run(st.client, st.project.id, job.id)
-  if last == nil then return nil, rerr end
-  return { { kind = "job", role = "setup", name = job.name, state = last and last.status or "never run",
-             cpu = job.cpu, memory = job.memory, gpu = job.nvidia_gpu, created_at = job.created_at } }
+  local rows = {}
+  local jobs, jerr = find_jobs(st)
+  if not jobs then return nil, jerr end
+  for i, name in ipairs(job_names(st)) do
+    local job = jobs[name]
+    if not job then
+      -- the worker runtime's job exists only when the workers run on a runtime of their own
+      if i == 1 then rows[#rows + 1] = { kind = "job", role = "setup", name = name, state = "absent" } end
+    else
+      local last, rerr = last_run(st.client, st.project.id, job.id)
+      if last == nil then return nil, rerr end
+      rows[#rows + 1] = { kind = "job", role = "setup", name = job.name, state = last and last.status or "never run",
+                          cpu = job.cpu, memory = job.memory, gpu = job.nvidia_gpu, created_at = job.created_at }
+    end
+  end
+  return rows
 end
 
 

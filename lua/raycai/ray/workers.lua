@@ -122,6 +122,12 @@ function M.apply(ctx)
   for _, x in ipairs(r.replace) do doomed[#doomed + 1] = x.app end
   local ok, derr = delete_all(ctx, st, doomed)
   if not ok then return nil, derr end
+  -- replacements reuse the names and subdomains: wait until the deleted ones are gone
+  local reused = {}
+  for _, x in ipairs(r.replace) do reused[#reused + 1] = x.app end
+  local gone, gerr = apps.wait_gone(st, reused, ctx.params.timeouts.workers, "workers",
+    { initial = poll.SETTLE, meanwhile = function() ctx:idle() end })
+  if not gone then return nil, gerr end
   for _, a in ipairs(r.keep) do ui.object("kept", "application", a.name, { id = a.id, status = a.status }) end
 
   local todo = {}
@@ -142,12 +148,18 @@ function M.apply(ctx)
     -- (capped: a slow head must not hide a worker that fails at once)
     settle = math.min(MAX_SETTLE, math.max(poll.SETTLE, st.app_start_seconds or 0))
     local created, failed = {}, {}
+    local now_listed  -- listed once for every 409's explanation
     for k, res in ipairs(results) do
       if res[1] then
         created[#created + 1] = res[1]
         ui.object("created", "application", bodies[k].name, { id = res[1].id, generation = st.generation })
       else
-        failed[#failed + 1] = ("%s: %s"):format(bodies[k].name, tostring(res[2]))
+        local hint = ""
+        if res[2] and res[2].status == 409 then
+          now_listed = now_listed or apps.list(st) or {}
+          hint = apps.conflict_hint(st, bodies[k], now_listed)
+        end
+        failed[#failed + 1] = ("%s: %s%s"):format(bodies[k].name, tostring(res[2]), hint)
       end
     end
     if #failed > 0 then
@@ -163,13 +175,26 @@ function M.apply(ctx)
 
   local names = {}
   for i = 1, ctx.params.workers do names[i] = st.names.worker(i) end
-  local wok, werr = apps.wait_running(st, names, ctx.params.timeouts.workers, "workers",
-    { initial = settle, first = settle > 0 and poll.SETTLE or nil, meanwhile = function() ctx:idle() end })
+  local p = ctx.params
+  local wok, werr, pending, listing = apps.wait_running(st, names, p.timeouts.workers, "workers",
+    { initial = settle, first = settle > 0 and poll.SETTLE or nil, meanwhile = function() ctx:idle() end,
+      pending = not p.keep_partial and p.timeouts.pending or nil })
   if not wok then
     if werr == "interrupted" then return nil, werr end
+    if pending then
+      -- GPU applications that start later would burn GPUs nobody uses: remove them
+      local doomed_pending = {}
+      for _, name in ipairs(pending) do doomed_pending[#doomed_pending + 1] = listing[name] end
+      local dok, derr2 = delete_all(ctx, st, doomed_pending)
+      return nil, ("%s; %s; free GPU/CPU in the workspace, or lower workers/worker.gpu, then run up "
+        .. "again (keep_partial=true keeps them waiting until timeouts.workers)"):format(werr,
+        dok and ("removed the %d pending worker(s)"):format(#pending) or tostring(derr2))
+    end
     return nil, werr .. "; the head is up: run up again to replace failed workers, or down to remove the cluster"
   end
   st.workers_ready = #names
+  -- every application now uses this run's venvs: the cluster's older ones can go
+  require("raycai.ray.setup").collect(ctx, st)
   return true, ("%d/%d workers running"):format(#names, ctx.params.workers)
 end
 
@@ -187,6 +212,7 @@ function M.destroy(ctx)
   end
   local ok, derr = delete_all(ctx, st, doomed)
   if not ok then return nil, derr end
+  st.deleted_workers = doomed  -- start_head's destroy waits until they are gone
   return true, ("%d worker(s) deleted"):format(#doomed)
 end
 
