@@ -15,6 +15,6 @@ return ray.recipe {
     head = { cpu = 4, memory = 16, gpu = 0, edition = "Standard" },
     worker = { cpu = 8, memory = 32, gpu = 1, edition = "Nvidia GPU" },
     python = { kernel = "Python 3.11", editor = "Workbench" },
-    ray = { version = "2.40.0" },
+    ray = { version = "2.54.0" },
   },
 }

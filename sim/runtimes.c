@@ -46,6 +46,9 @@ cJSON *runtime_catalog (void) {
   for (int p = 0; p < 3; p++)
     for (int e = 0; e < 2; e++)
       for (int d = 0; d < 2; d++) add_runtime(editors[e], pys[p], editions[d], CURRENT, "ENABLED");
+  /* a newer kernel than some Ray versions have wheels for (Ray 2.40: Python 3.9 to 3.12) */
+  add_runtime("Workbench", "3.13", "Standard", CURRENT, "ENABLED");
+  add_runtime("Workbench", "3.13", "Nvidia GPU", CURRENT, "ENABLED");
   add_runtime("Workbench", "3.9", "Standard", "2024.02.1-b4", "DEPRECATED");
   add_runtime("Workbench", "3.8", "Standard", "2023.08.2-b8", "DISABLED");
   return catalog;
