@@ -7,6 +7,7 @@ local fs = require "raycai.fs"
 local clock = require "raycai.clock"
 local http = require "raycai.http"
 local cjson = require "cjson"
+local procs = require "support.procs"
 
 local TEMPLATES = "lua/raycai/templates/"
 local RAY_VERSION = require("raycai.ray.versions").DEFAULT
@@ -78,29 +79,7 @@ end
 local HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"  -- two "pods" on one machine
 
 
---- Whether process `pid` exists (signal 0).
-local function alive(pid)
-  return os.execute(("kill -0 %d 2>/dev/null"):format(pid)) == true
-end
-
-
---- `pid` and the pids of all its descendants (from ps).
-local function group_pids(pid)
-  local f = assert(io.popen("ps -e -o pid= -o ppid="))
-  local parent = {}
-  for line in f:lines() do
-    local p, pp = line:match("(%d+)%s+(%d+)")
-    if p then parent[tonumber(p)] = tonumber(pp) end
-  end
-  f:close()
-  local out = { pid }
-  for p in pairs(parent) do
-    local q, depth = p, 0
-    while q and q ~= pid and depth < 50 do q, depth = parent[q], depth + 1 end
-    if q == pid and p ~= pid then out[#out + 1] = p end
-  end
-  return out
-end
+local alive, group_pids = procs.alive, procs.tree
 
 
 local handed_out = {}

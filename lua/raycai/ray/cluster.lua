@@ -213,7 +213,8 @@ function M.runtimes(ctx)
   if not worker then return nil, err end
   for _, id in ipairs { head, worker } do
     local problem = versions.python_problem(p.ray.version, st.runtimes.kernels[id] or p.python.kernel)
-    if problem then return nil, setmetatable({ usage = true, message = problem }, context.UsageError) end
+    -- the recipe cannot work on this runtime: a usage error (exit 2), raised before any change
+    if problem then error(setmetatable({ usage = true, message = problem }, context.UsageError), 0) end
   end
   st.runtime_ids = { head = head, worker = worker }
   return st.runtime_ids
