@@ -68,7 +68,7 @@ end
 function M.python_problem(version, kernel)
   local v = minor_of(version)
   local range = v and M.PYTHONS[("%d.%d"):format(v[1], v[2])]
-  local py = kernel and minor_of(tostring(kernel):match("(%d+%.%d+)") or "")
+  local py = kernel and minor_of(tostring(kernel):match("^Python (%d+%.%d+)") or "")
   if not range or not py then return nil end
   if before(py, range[1]) or before(range[2], py) then
     return ("Ray %s has no wheels for %s (Ray %d.%d supports Python %d.%d to %d.%d); "
