@@ -192,8 +192,6 @@ local function run_action(r, action, values, opts)
   if clock.interrupted() then return report_interrupt(err) end
   if result == nil then
     ui.error(tostring(err))
-    -- a recipe that cannot work (Ray without wheels for the runtime's Python): nothing changed
-    if type(err) == "table" and err.usage then return EXIT.usage end
     return EXIT.failed
   end
   return result
