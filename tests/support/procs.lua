@@ -5,14 +5,15 @@ local M = {}
 
 --- Whether process `pid` exists (kill -0).
 function M.alive(pid)
-  return os.execute(("kill -0 %d 2>/dev/null"):format(pid)) == true
+  return os.execute(("env -u LD_PRELOAD kill -0 %d 2>/dev/null"):format(pid)) == true
 end
 
 
 --- `pid` and the pids of all its descendants, whatever their process group or session (a
 --- launcher starts Ray in a session of its own).
 function M.tree(pid)
-  local f = assert(io.popen("ps -e -o pid= -o ppid="))
+  -- without the sanitizer runtime the ASan build's specs preload: ps hangs under it
+  local f = assert(io.popen("env -u LD_PRELOAD ps -e -o pid= -o ppid="))
   local parent = {}
   for line in f:lines() do
     local p, pp = line:match("(%d+)%s+(%d+)")
