@@ -619,6 +619,40 @@ http.server.HTTPServer(("127.0.0.1", %d), H).serve_forever()
       blocker:close()
     end)
 
+    it("fails with one line when the dashboard answers GET / with an error, and publishes nothing", function()
+      -- a "Ray" whose GCS is up but whose dashboard answers 503 to everything
+      local venv = fs.join(project, ".raycai/venvs/fp-503")
+      assert(fs.mkdir(fs.join(venv, "bin")))
+      assert(fs.write(fs.join(venv, ".raycai-complete"), "fp-503\n"))
+      local ray = fs.join(venv, "bin/ray")
+      assert(fs.write(ray, [[#!/usr/bin/env python3
+import http.server, socket, sys, threading
+args = sys.argv[1:]
+opt = lambda name: args[args.index(name) + 1]
+gcs = socket.create_server((opt("--node-ip-address"), int(opt("--port"))))
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_error(503)
+    def log_message(self, *a):
+        pass
+dash = http.server.HTTPServer(("127.0.0.1", int(opt("--dashboard-port"))), H)
+print("Ray runtime started.", flush=True)
+dash.serve_forever()
+]]))
+      assert(fs.chmod(ray, tonumber("755", 8)))
+      local c = new_cluster { venv = { dir = ".raycai/venvs/fp-503", python = "python3" },
+                              setup = { packages = {}, fingerprint = "fp-503",
+                                        log = ".raycai/setup/setup.log" },
+                              timeouts = { head_wait = WAIT, ray_start = 3 } }
+      local h = launch(c.head, "g1")
+      assert.equal(1, h.p:wait(WAIT))
+      local log = read(h.log)
+      assert.matches("the Ray dashboard does not answer GET / on 127%.0%.0%.1:" .. h.port
+                     .. " %(last answer: HTTP 503%) within 3s", log)
+      assert.is_false(fs.exists(c.head_json))
+      assert.matches("exiting with status 1", log)
+    end)
+
     it("serves a Ray 2.40 head: its dashboard fails a probe without User-Agent, not the launcher's", function()
       local c = new_cluster { venv = { dir = ".raycai/venvs/fp-old", python = "python3" },
                               setup = { packages = {}, fingerprint = "fp-old",
