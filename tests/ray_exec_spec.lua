@@ -144,6 +144,13 @@ describe("a Ray cluster run by cml-sim in exec mode", function()
     assert.matches("Ray 2%.40%.0 has no wheels for Python 3%.13 %(Ray 2%.40 supports Python 3%.9 to 3%.12%)",
                    lines[1])
     assert.same({}, mutations(s))
+    -- the kernel that counts is the runtime's: a head runtime given by identifier is checked too
+    local py313 = "docker.repository.cloudera.com/cloudera/cdsw/ml-runtime-workbench-python3.13-standard:2025.09.1-b5"
+    r = run({ "--set", "ray.version=2.40.0", "--set", "head.runtime=" .. py313,
+              "--set", "project=py313", GPU, "plan" }, { env = env, timeout = 60 })
+    assert.equal(2, r.code, r.stderr .. r.stdout)
+    assert.matches("Ray 2%.40%.0 has no wheels for Python 3%.13", r.stderr)
+    assert.same({}, mutations(s))
     -- the same recipe with the default Ray plans fine
     r = run({ "--set", "python.kernel=Python 3.13", "--set", "project=py313", GPU, "plan" },
             { env = env, timeout = 60 })
