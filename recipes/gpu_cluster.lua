@@ -14,6 +14,6 @@ return ray.recipe {
     head = { cpu = 4, memory = 16, gpu = 0, edition = "Standard" },
     worker = { cpu = 8, memory = 32, gpu = 1, edition = "Nvidia GPU" },
     python = { kernel = "Python 3.11" },  -- any editor: an application needs none
-    ray = { version = "2.40.0" },
+    ray = { version = "2.54.0" },
   },
 }

@@ -3,7 +3,7 @@
 set -eu
 PACKAGES="gcc make cmake pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-cjson-dev
 lua-busted lua-check luarocks libmicrohttpd-dev libcjson-dev python3 python3-venv openssl curl bash-completion valgrind
-clang libclang-rt-14-dev time"
+clang libclang-rt-14-dev time python3-click"
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps.sh: run as root (sudo make deps)" >&2
   exit 2

@@ -1,6 +1,7 @@
 /*
 ** exec.c: exec mode. Runs `python3 <script>` for an application or job run in the project
-** folder, in its own process group, with the CDSW_* environment; keeps a table of children,
+** folder, in its own process group, with the CDSW_* environment (CDSW_IP_ADDRESS: a loopback
+** address of its own, see workload_ip); keeps a table of children,
 ** reaps them, and ends whole groups (SIGTERM, then SIGKILL after the kill_grace delay).
 ** Called with g_lock held (or single-threaded at shutdown).
 */
@@ -127,6 +128,20 @@ static char *find_program (const char *name) {
 }
 
 
+/*
+** The workload's own loopback address, 127.0.0.2 to 127.0.0.254, as its CDSW_IP_ADDRESS: a
+** hash of its id, so an application keeps its address across restarts (inferred: a pod's IP
+** may change; see docs/cml-sim.md) and the "pods" of a cluster have different addresses, so a
+** launcher that publishes or dials the wrong one fails. CDSW_APP_PORT stays on 127.0.0.1, where
+** CML wants applications to listen (cml-api/FACTS.md) and where ex_port_open probes it.
+*/
+static void workload_ip (const char *id, char *out, size_t n) {
+  unsigned h = 2166136261u;
+  for (const char *c = id ? id : ""; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+  snprintf(out, n, "127.0.0.%u", 2u + h % 253u);
+}
+
+
 pid_t ex_spawn (const spawn_spec *sp) {
   if (nprocs >= MAX_PROCS || !sp->project) return -1;
   char dir[4096], logp[4096];
@@ -143,7 +158,9 @@ pid_t ex_spawn (const spawn_spec *sp) {
   n = env_put(env, n, "CDSW_PROJECT", js_str(sp->project, "name"));
   n = env_put(env, n, "CDSW_PROJECT_ID", pid_str);
   n = env_put(env, n, "CDSW_ENGINE_ID", sp->engine_id);
-  n = env_put(env, n, "CDSW_IP_ADDRESS", "127.0.0.1");
+  char ip[32];
+  workload_ip(sp->id, ip, sizeof ip);
+  n = env_put(env, n, "CDSW_IP_ADDRESS", ip);
   n = env_put_num(env, n, "CDSW_APP_PORT", sp->app_port);
   n = env_put_num(env, n, "CDSW_READONLY_PORT", sp->ro_port);
   n = env_put(env, n, "CDSW_DOMAIN", cfg.domain);

@@ -58,6 +58,9 @@ cJSON *runtime_catalog (void) {
         if (pbj) add_runtime(1, pbj_editors[e], pys[p], editions[d], CURRENT, "ENABLED");
       }
   if (classic) {
+    /* a newer kernel than some Ray versions have wheels for (Ray 2.40: Python 3.9 to 3.12) */
+    add_runtime(0, "Workbench", "3.13", "Standard", CURRENT, "ENABLED");
+    add_runtime(0, "Workbench", "3.13", "Nvidia GPU", CURRENT, "ENABLED");
     add_runtime(0, "Workbench", "3.9", "Standard", "2024.02.1-b4", "DEPRECATED");
     add_runtime(0, "Workbench", "3.8", "Standard", "2023.08.2-b8", "DISABLED");
   }

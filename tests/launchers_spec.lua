@@ -7,9 +7,11 @@ local fs = require "raycai.fs"
 local clock = require "raycai.clock"
 local http = require "raycai.http"
 local cjson = require "cjson"
+local procs = require "support.procs"
 
 local TEMPLATES = "lua/raycai/templates/"
-local RAY_VERSION = "2.40.0"
+local RAY_VERSION = require("raycai.ray.versions").DEFAULT
+local OLD_RAY = "2.40.0"  -- its dashboard answers 500 to a request without a User-Agent
 local WAIT = 60  -- seconds: generous deadline for anything to happen
 
 
@@ -74,6 +76,12 @@ local function run(argv, timeout)
 end
 
 
+local HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"  -- two "pods" on one machine
+
+
+local alive, group_pids = procs.alive, procs.tree
+
+
 local handed_out = {}
 
 --- A free TCP port on 127.0.0.1 not handed out before in this run (the kernel may offer a port
@@ -100,7 +108,8 @@ local client = assert(http.new { timeout = 5, connect_timeout = 2 })
 
 --- GET http://127.0.0.1:port/ -> decoded JSON body, or nil when nothing answers with 200.
 local function get_json(port)
-  local res = client:request { method = "GET", url = "http://127.0.0.1:" .. port .. "/" }
+  local res = client:request { method = "GET", url = "http://127.0.0.1:" .. port .. "/",
+                               headers = { ["User-Agent"] = "raycai-tests" } }
   if not res or res.status ~= 200 then return nil end
   return cjson.decode(res.body)
 end
@@ -116,6 +125,7 @@ end
 local function vars_for(name, over)
   local v = {
     cluster = { name = name, gcs_port = 6379 },
+    project = { dir = "/nonexistent/home/cdsw" },
     venv = { dir = ".raycai/venvs/fp-test", python = "python3" },
     setup = { packages = { "ray==" .. RAY_VERSION }, find_links = "", fingerprint = "fp-test",
               log = ".raycai/" .. name .. "/setup.log" },
@@ -152,8 +162,10 @@ end
 local links = assert(fs.tempdir("raycai-links-"))
 
 local function build_wheel()
-  local code, out = run { "python3", "tests/support/stub_wheel.py", links, RAY_VERSION }
-  assert(code == 0, out)
+  for _, version in ipairs { RAY_VERSION, OLD_RAY } do
+    local code, out = run { "python3", "tests/support/stub_wheel.py", links, version }
+    assert(code == 0, out)
+  end
 end
 
 
@@ -306,6 +318,24 @@ sys.exit(1 if newer else 0)
       assert.is_false(fs.exists(fs.join(project, ".raycai/venvs/fp-bad/.raycai-complete")))
     end)
 
+    it("fails with the tail of its output when the venv's ray command does not run", function()
+      local broken = fs.join(project, "broken-links")
+      local code, out = run { "python3", "tests/support/stub_wheel.py", broken, RAY_VERSION,
+                              "--broken-cli" }
+      assert.equal(0, code, out)
+      local vars = setup_vars({ "ray==" .. RAY_VERSION }, "fp-broken")
+      vars.setup.find_links = broken
+      code, out = run_setup(project, vars)
+      assert.equal(1, code, out)
+      local log = read(fs.join(project, ".raycai/c1/setup.log"))
+      assert.matches("import ray; print%(ray%.__version__%)'\n" .. RAY_VERSION:gsub("%.", "%%."), log)
+      assert.matches("last lines of 'ray %-%-version':\n[^\n]*\n| .*is not a valid Sentinel", log)
+      assert.matches("setup failed: the venv's ray command does not run %('ray %-%-version' "
+                     .. "exited with status 1: ValueError: <object object at 0x%x+> is not a valid "
+                     .. "Sentinel%)", log)
+      assert.is_false(fs.exists(fs.join(project, ".raycai/venvs/fp-broken/.raycai-complete")))
+    end)
+
     it("rebuilds a venv left incomplete by an earlier run", function()
       local venv = fs.join(project, ".raycai/venvs/fp-partial")
       assert(fs.mkdir(venv))
@@ -327,6 +357,11 @@ sys.exit(1 if newer else 0)
       local code, out = run_setup(project, vars_for("setup", {
         setup = { packages = { "ray==" .. RAY_VERSION }, find_links = links,
                   fingerprint = "fp-test", log = ".raycai/setup/setup.log" } }))
+      assert(code == 0, out)
+      code, out = run_setup(project, vars_for("setup", {
+        venv = { dir = ".raycai/venvs/fp-old", python = "python3" },
+        setup = { packages = { "ray==" .. OLD_RAY }, find_links = links,
+                  fingerprint = "fp-old", log = ".raycai/setup/setup.log" } }))
       assert(code == 0, out)
     end)
 
@@ -352,7 +387,8 @@ sys.exit(1 if newer else 0)
       local port = free_port()
       local log = os.tmpname()
       logs[#logs + 1] = log
-      local env = { CDSW_APP_PORT = tostring(port), CDSW_IP_ADDRESS = "127.0.0.1",
+      local env = { CDSW_APP_PORT = tostring(port),
+                    CDSW_IP_ADDRESS = script:match("head%.py$") and HEAD_IP or WORKER_IP,
                     RAYCAI_GENERATION = generation, HOME = project, RAY_HEAD_ADDRESS = false,
                     CDSW_ENGINE_ID = "eng-" .. port }
       for k, v in pairs(extra_env or {}) do env[k] = v end
@@ -383,7 +419,7 @@ sys.exit(1 if newer else 0)
       local c = new_cluster()
       local h = start_head(c, "g1")
       local info = head_json(c)
-      assert.same({ "127.0.0.1:" .. c.gcs, "g1", "eng-" .. h.port, c.name },
+      assert.same({ HEAD_IP .. ":" .. c.gcs, "g1", "eng-" .. h.port, c.name },
                   { info.address, info.generation, info.engine_id, info.cluster })
       assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$", info.started_at)
       local dash = get_json(h.port)
@@ -404,7 +440,7 @@ sys.exit(1 if newer else 0)
       wait_for("2 nodes on the dashboard", function() return node_count(h) == 2 end)
       for _, w in ipairs { w1, w2 } do
         local health = wait_for("worker health page", function() return get_json(w.port) end)
-        assert.same({ "worker", "g1", "127.0.0.1:" .. c.gcs, c.name },
+        assert.same({ "worker", "g1", HEAD_IP .. ":" .. c.gcs, c.name },
                     { health.role, health.generation, health.head_address, health.cluster })
         assert.matches("^%d%d%d%d%-%d%d%-%d%dT", health.joined_at)
       end
@@ -428,16 +464,27 @@ sys.exit(1 if newer else 0)
       assert.equal("g1", wait_for("health", function() return get_json(w.port) end).generation)
     end)
 
-    it("stops Ray on SIGTERM and exits with its status", function()
-      local c = new_cluster()
-      local h = start_head(c, "g1")
-      assert(h.p:kill("TERM"))
-      local code = h.p:wait(WAIT)
-      assert.equal(0, code, read(h.log))
-      assert.is_nil(get_json(h.port))
-      assert.is_false(fs.exists(c.head_json))
-      assert.matches("Ray stopped %(status 0%) after signal 15", read(h.log))
-    end)
+    for _, sig in ipairs { { "TERM", 15 }, { "INT", 2 } } do
+      it("stops Ray on SIG" .. sig[1] .. ": Ray exits 1, the launcher's stop is clean (0)", function()
+        local c = new_cluster()
+        local h = start_head(c, "g1")
+        local pids = group_pids(h.p:pid())
+        assert.is_true(#pids >= 3, "the launcher, ray start and its subprocess: " .. #pids)
+        assert(h.p:kill(sig[1]))
+        local code = h.p:wait(WAIT)
+        assert.equal(0, code, read(h.log))
+        assert.is_nil(get_json(h.port))
+        assert.is_false(fs.exists(c.head_json))
+        local log = read(h.log)
+        assert.matches("Ray stopped %(status 1%) after signal " .. sig[2], log)
+        assert.matches("exiting with status 0", log)
+        -- Ray's group (ray start and its subprocess) is gone too
+        wait_for("Ray's processes to end", function()
+          for _, pid in ipairs(pids) do if alive(pid) then return false end end
+          return true
+        end)
+      end)
+    end
 
     it("leaves no stub Ray behind when the launcher is killed outright", function()
       local c = new_cluster()
@@ -447,17 +494,20 @@ sys.exit(1 if newer else 0)
       wait_for("the orphaned stub to exit", function() return not get_json(h.port) end)
     end)
 
-    it("exits non-zero when a worker's head goes away", function()
+    it("exits non-zero when a worker's head stays away longer than Ray's reconnect grace", function()
       local c = new_cluster()
       local h = start_head(c, "g1")
-      local w = launch(c.worker, "g1")
+      local w = launch(c.worker, "g1", { RAY_gcs_rpc_server_reconnect_timeout_s = "1" })
       wait_for("the worker to join", function() return node_count(h) == 1 end)
       assert(h.p:kill("TERM"))
       assert.equal(0, h.p:wait(WAIT))
       local code = w.p:wait(WAIT)
       assert.is_not_nil(code)
       assert.not_equal(0, code)
-      assert.matches("Ray exited on its own", read(w.log))
+      local log = read(w.log)
+      assert.matches("reconnecting for up to 1s", log)
+      assert.matches("Failed to connect to GCS at [%d.]+:%d+ within 1 seconds", log)
+      assert.matches("Ray exited on its own with status 1", log)
     end)
 
     it("leaves the cluster on SIGTERM to a worker", function()
@@ -474,9 +524,9 @@ sys.exit(1 if newer else 0)
       local c = new_cluster()
       local h = start_head(c, "g1")
       assert(os.remove(c.head_json))
-      local w = launch(c.worker, "other", { RAY_HEAD_ADDRESS = "127.0.0.1:" .. c.gcs })
+      local w = launch(c.worker, "other", { RAY_HEAD_ADDRESS = HEAD_IP .. ":" .. c.gcs })
       wait_for("the worker to join", function() return node_count(h) == 1 end)
-      assert.equal("127.0.0.1:" .. c.gcs,
+      assert.equal(HEAD_IP .. ":" .. c.gcs,
                    wait_for("health", function() return get_json(w.port) end).head_address)
     end)
 
@@ -505,8 +555,120 @@ sys.exit(1 if newer else 0)
         return read(w.log):match("waiting up to [^\n]*head%.json of generation g1")
       end)
       assert(w.p:kill("TERM"))
-      assert.equal(128 + 15, w.p:wait(WAIT))
+      assert.equal(0, w.p:wait(WAIT))
       assert.matches("stopped by signal 15 before joining", read(w.log))
+    end)
+
+    it("rejoins a head that comes back at its address within Ray's reconnect grace", function()
+      local c = new_cluster()
+      local h = start_head(c, "g1")
+      local w = launch(c.worker, "g1", { RAY_gcs_rpc_server_reconnect_timeout_s = "60" })
+      wait_for("the worker to join", function() return node_count(h) == 1 end)
+      assert(h.p:kill("TERM"))
+      assert.equal(0, h.p:wait(WAIT))
+      wait_for("the worker's Ray to notice", function()
+        return read(w.log):match("lost the GCS at [^\n]*reconnecting for up to 60s")
+      end)
+      local h2 = start_head(c, "g1")  -- the same pod address and GCS port, as after a restart
+      wait_for("the worker to rejoin", function() return node_count(h2) == 1 end)
+      assert.is_true(w.p:running())
+      assert.matches("reconnected to the GCS at " .. HEAD_IP:gsub("%.", "%%.") .. ":" .. c.gcs, read(w.log))
+      assert.equal("g1", assert(get_json(w.port)).generation)
+    end)
+
+    it("never publishes a loopback address when CDSW_IP_ADDRESS is missing", function()
+      local c = new_cluster()
+      local h = launch(c.head, "g1", { CDSW_IP_ADDRESS = false })
+      wait_for("head.json or the launcher's end", function()
+        return head_json(c) or not h.p:running()
+      end)
+      local info = head_json(c)
+      if info then  -- this machine has a non-loopback address: the head uses it
+        assert.is_nil(info.address:match("^127%."), info.address)
+        assert.is_nil(info.address:match("^0%.0%.0%.0"), info.address)
+        assert.matches("CDSW_IP_ADDRESS is not set; using this pod's address", read(h.log))
+      else          -- it has none: the head refuses with one clear line
+        assert.equal(1, h.p:wait(WAIT))
+        assert.matches("CDSW_IP_ADDRESS is not set and this pod has no address but loopback",
+                       read(h.log))
+      end
+    end)
+
+    it("fails and publishes nothing when the dashboard cannot serve the app port", function()
+      local c = new_cluster()
+      local port = free_port()
+      local blocker = spawn { "python3", "-c", ([[
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_error(500)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", %d), H).serve_forever()
+]]):format(port) }
+      wait_for("the port to be taken", function()
+        local res = client:request { method = "GET", url = "http://127.0.0.1:" .. port .. "/" }
+        return res and res.status == 500
+      end)
+      local h = launch(c.head, "g1", { CDSW_APP_PORT = tostring(port) })
+      assert.equal(1, h.p:wait(WAIT))
+      local log = read(h.log)
+      assert.matches("Failed to start the dashboard on 127%.0%.0%.1:" .. port, log)
+      assert.matches("ray start exited with status 1 before the head was up", log)
+      assert.is_false(fs.exists(c.head_json))
+      blocker:close()
+    end)
+
+    it("fails with one line when the dashboard answers GET / with an error, and publishes nothing", function()
+      -- a "Ray" whose GCS is up but whose dashboard answers 503 to everything
+      local venv = fs.join(project, ".raycai/venvs/fp-503")
+      assert(fs.mkdir(fs.join(venv, "bin")))
+      assert(fs.write(fs.join(venv, ".raycai-complete"), "fp-503\n"))
+      local ray = fs.join(venv, "bin/ray")
+      assert(fs.write(ray, [[#!/usr/bin/env python3
+import http.server, socket, sys, threading
+args = sys.argv[1:]
+opt = lambda name: args[args.index(name) + 1]
+gcs = socket.create_server((opt("--node-ip-address"), int(opt("--port"))))
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_error(503)
+    def log_message(self, *a):
+        pass
+dash = http.server.HTTPServer(("127.0.0.1", int(opt("--dashboard-port"))), H)
+print("Ray runtime started.", flush=True)
+dash.serve_forever()
+]]))
+      assert(fs.chmod(ray, tonumber("755", 8)))
+      local c = new_cluster { venv = { dir = ".raycai/venvs/fp-503", python = "python3" },
+                              setup = { packages = {}, fingerprint = "fp-503",
+                                        log = ".raycai/setup/setup.log" },
+                              timeouts = { head_wait = WAIT, ray_start = 3 } }
+      local h = launch(c.head, "g1")
+      assert.equal(1, h.p:wait(WAIT))
+      local log = read(h.log)
+      assert.matches("the Ray dashboard does not answer GET / on 127%.0%.0%.1:" .. h.port
+                     .. " %(last answer: HTTP 503%) within 3s", log)
+      assert.is_false(fs.exists(c.head_json))
+      assert.matches("exiting with status 1", log)
+    end)
+
+    it("serves a Ray 2.40 head: its dashboard fails a probe without User-Agent, not the launcher's", function()
+      local c = new_cluster { venv = { dir = ".raycai/venvs/fp-old", python = "python3" },
+                              setup = { packages = {}, fingerprint = "fp-old",
+                                        log = ".raycai/setup/setup.log" } }
+      local h = start_head(c, "g1")
+      assert.matches("%-%-include%-dashboard true", read(h.log))
+      local code, out = run { "python3", "-c", [[
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+c.putrequest("GET", "/", skip_accept_encoding=True)
+c.endheaders()
+print(c.getresponse().status)
+]], tostring(h.port) }
+      assert.equal(0, code, out)
+      assert.equal("500", (out:gsub("%s+$", "")))
+      assert.equal(OLD_RAY, assert(get_json(h.port)).version)
     end)
 
     it("refuses to start without a completed venv and names the setup job", function()
@@ -517,6 +679,96 @@ sys.exit(1 if newer else 0)
       assert.matches("venv %.raycai/venvs/missing is not ready", log)
       assert.matches("setup job of cluster '" .. c.name .. "'", log)
       assert.is_false(fs.exists(c.head_json))
+    end)
+  end)
+
+  -- CML may run a script inside the runtime's kernel: exec() of its text, no __file__, a
+  -- SystemExit caught by the runner. The scripts are run here from a copy outside the project,
+  -- with HOME and the current folder elsewhere too, so only the rendered project path leads to
+  -- the project.
+  describe("under a kernel-style runner", function()
+    local project, elsewhere, runner
+
+    local RUNNER = [[
+import sys
+path = sys.argv[1]
+sys.argv = ["kernel"] + sys.argv[2:]
+ns = {"__name__": "__main__"}
+try:
+    exec(compile(open(path).read(), "<cell>", "exec"), ns)
+except SystemExit as e:
+    print("runner: caught SystemExit(%r)" % (e.code,), flush=True)
+print("runner: the script returned", flush=True)
+sys.exit(99)
+]]
+
+    local function vars(over)
+      local v = vars_for("k1", over)
+      v.project = { dir = project }
+      v.setup.find_links = links
+      return v
+    end
+
+    --- Render `name` into the project (as raycai uploads it) and a copy outside it; run the copy.
+    local function kernel_run(name, v, env)
+      install(project, name, v)
+      local copy = fs.join(elsewhere, name)
+      assert(fs.write(copy, render(name, v)))
+      local log = os.tmpname()
+      logs[#logs + 1] = log
+      env = env or {}
+      for k, val in pairs(PIP_ENV) do env[k] = val end
+      env.HOME = elsewhere
+      local p = spawn { "python3", runner, copy, env = env, cwd = elsewhere, stdout = log, stderr = log }
+      return { p = p, log = log }
+    end
+
+    setup(function()
+      project = assert(fs.tempdir("raycai-kproj-"))
+      elsewhere = assert(fs.tempdir("raycai-kelse-"))
+      runner = fs.join(elsewhere, "runner.py")
+      assert(fs.write(runner, RUNNER))
+    end)
+
+    teardown(function()
+      fs.remove(project, { recursive = true })
+      fs.remove(elsewhere, { recursive = true })
+    end)
+
+    it("setup_venv.py builds the project's venv and exits 0, then 1 for a package it cannot get", function()
+      local r = kernel_run("setup_venv.py", vars())
+      assert.equal(0, r.p:wait(WAIT * 2), read(r.log))
+      assert.equal("fp-test\n", read(fs.join(project, ".raycai/venvs/fp-test/.raycai-complete")))
+      assert.matches("setup complete", read(fs.join(project, ".raycai/k1/setup.log")))
+      assert.not_matches("runner:", read(r.log))
+      local bad = vars { venv = { dir = ".raycai/venvs/fp-bad", python = "python3" } }
+      bad.setup.packages, bad.setup.fingerprint = { "ray==9.9.9" }, "fp-bad"
+      r = kernel_run("setup_venv.py", bad)
+      assert.equal(1, r.p:wait(WAIT * 2), read(r.log))
+      assert.not_matches("runner:", read(r.log))
+    end)
+
+    it("head.py and worker.py find the project, run, and stop cleanly (0); a failure stays 1", function()
+      local v = vars()
+      v.cluster.gcs_port = free_port()
+      local hport, wport = free_port(), free_port()
+      local h = kernel_run("head.py", v, { CDSW_APP_PORT = tostring(hport), CDSW_IP_ADDRESS = HEAD_IP,
+                                           RAYCAI_GENERATION = "g1", RAY_HEAD_ADDRESS = false })
+      local head_json = fs.join(project, ".raycai/k1/head.json")
+      wait_for("head.json in the project", function() return fs.exists(head_json) end)
+      local w = kernel_run("worker.py", v, { CDSW_APP_PORT = tostring(wport), CDSW_IP_ADDRESS = WORKER_IP,
+                                             RAYCAI_GENERATION = "g1", RAY_HEAD_ADDRESS = false })
+      wait_for("the worker's health page", function() return get_json(wport) end)
+      for _, r in ipairs { w, h } do
+        assert(r.p:kill("TERM"))
+        assert.equal(0, r.p:wait(WAIT), read(r.log))
+        assert.matches("exiting with status 0", read(r.log))
+        assert.not_matches("runner:", read(r.log))
+      end
+      local bad = kernel_run("head.py", v, { CDSW_APP_PORT = tostring(hport), RAYCAI_GENERATION = false })
+      assert.equal(1, bad.p:wait(WAIT), read(bad.log))
+      assert.matches("RAYCAI_GENERATION is not set", read(bad.log))
+      assert.not_matches("runner:", read(bad.log))
     end)
   end)
 end)

@@ -45,6 +45,12 @@ if(TEST valgrind)
   endif()
 endif()
 
+# The launchers' `ray start` argv parsed by Ray's own click options (tests/ray_cli_parse_spec.lua):
+# pending, so reported as skipped, when no Ray source tree is found.
+if(TEST ray_cli_parse)
+  set_tests_properties(ray_cli_parse PROPERTIES SKIP_REGULAR_EXPRESSION "ray cli parse check skipped")
+endif()
+
 option(RAYCAI_FUZZ "Build the libFuzzer targets under fuzz/ (clang only)" OFF)
 if(RAYCAI_FUZZ)
   add_subdirectory("${CMAKE_SOURCE_DIR}/fuzz" "${CMAKE_BINARY_DIR}/fuzz")

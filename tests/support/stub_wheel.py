@@ -1,11 +1,16 @@
 """Build a wheel of the stub `ray` (tests/fixtures/ray_stub) into a folder.
 
-usage: python3 stub_wheel.py OUT_DIR [VERSION]   (prints the wheel's path)
+usage: python3 stub_wheel.py OUT_DIR [VERSION] [--broken-cli]   (prints the wheel's path)
 
 The wheel is real enough for `pip install --no-index --find-links OUT_DIR ray==VERSION`:
 `ray/...` files, `ray-VERSION.dist-info/{METADATA,WHEEL,entry_points.txt,RECORD}`, and the
 `ray` console script pointing at `ray.scripts:main`. The version line of ray/__init__.py is
 rewritten to VERSION so `ray --version` and `ray.__version__` agree with the metadata.
+VERSION defaults to raycai's default Ray (lua/raycai/ray/versions.lua, M.DEFAULT).
+
+--broken-cli builds a wheel whose `import ray` works but whose `ray` command dies while loading
+ray/scripts.py, with the error Ray before 2.53 shows under click 8.3 (ray-project/ray#56747):
+`ValueError: <object object at 0x...> is not a valid Sentinel`.
 """
 import base64
 import hashlib
@@ -16,6 +21,13 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "..", "fixtures", "ray_stub", "ray")
+VERSIONS_LUA = os.path.join(HERE, "..", "..", "lua", "raycai", "ray", "versions.lua")
+# What scripts.py's add_command_alias() -> copy.deepcopy(command) raises under click 8.3.
+BROKEN = (b'import copy\n'
+          b'class _Sentinel:\n'
+          b'    def __deepcopy__(self, memo):\n'
+          b'        raise ValueError("%r is not a valid Sentinel" % object())\n'
+          b'copy.deepcopy(_Sentinel())  # add_command_alias(up, name="create_or_update")\n')
 
 
 def digest(data):
@@ -23,7 +35,15 @@ def digest(data):
     return "sha256=" + h
 
 
-def package_files(version):
+def default_version():
+    with open(VERSIONS_LUA, encoding="utf-8") as f:
+        m = re.search(r'M\.DEFAULT = "([^"]+)"', f.read())
+    if not m:
+        raise SystemExit("stub_wheel: no M.DEFAULT in %s" % VERSIONS_LUA)
+    return m.group(1)
+
+
+def package_files(version, broken=False):
     """(archive name, bytes) for every .py file of the stub package."""
     for name in sorted(os.listdir(SOURCE)):
         if not name.endswith(".py"):
@@ -35,14 +55,16 @@ def package_files(version):
                               b'__version__ = "' + version.encode() + b'"', data)
             if n != 1:
                 raise SystemExit("stub_wheel: no __version__ line in ray/__init__.py")
+        if name == "scripts.py" and broken:
+            data = BROKEN + data
         yield "ray/" + name, data
 
 
-def build(out_dir, version):
+def build(out_dir, version, broken=False):
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)*", version):
         raise SystemExit("stub_wheel: version must look like 1.2.3, got %r" % version)
     info = "ray-%s.dist-info" % version
-    files = list(package_files(version))
+    files = list(package_files(version, broken))
     files.append((info + "/METADATA", (
         "Metadata-Version: 2.1\nName: ray\nVersion: %s\n"
         "Summary: stub ray for raycai tests\n" % version).encode()))
@@ -63,6 +85,8 @@ def build(out_dir, version):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
-        raise SystemExit("usage: stub_wheel.py OUT_DIR [VERSION]")
-    print(build(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else "2.40.0"))
+    args = [a for a in sys.argv[1:] if a != "--broken-cli"]
+    if len(args) not in (1, 2):
+        raise SystemExit("usage: stub_wheel.py OUT_DIR [VERSION] [--broken-cli]")
+    print(build(args[0], args[1] if len(args) == 2 else default_version(),
+                "--broken-cli" in sys.argv[1:]))

@@ -4,6 +4,8 @@
 local naming = require "raycai.ray.naming"
 local ui = require "raycai.ui"
 local poll = require "raycai.ray.poll"
+local versions = require "raycai.ray.versions"
+local context = require "raycai.context"
 
 local M = {}
 
@@ -183,6 +185,8 @@ function M.resolve_runtime(client, cache, spec, candidates)
     return nil, no_match(client, spec)
   end
   cache[key] = best.image_identifier
+  cache.kernels = cache.kernels or {}  -- the kernel of each resolved runtime (Ray's wheels need it)
+  cache.kernels[best.image_identifier] = best.kernel
   return best.image_identifier
 end
 
@@ -314,6 +318,11 @@ function M.runtimes(ctx)
   worker, err = M.resolve_runtime(st.client, st.runtimes, { runtime = p.worker.runtime,
     edition = p.worker.edition, kernel = p.python.kernel, editor = p.python.editor, role = "worker" }, candidates)
   if not worker then return nil, err end
+  for _, id in ipairs { head, worker } do
+    local problem = versions.python_problem(p.ray.version, st.runtimes.kernels[id] or p.python.kernel)
+    -- the recipe cannot work on this runtime: a usage error (exit 2), raised before any change
+    if problem then error(setmetatable({ usage = true, message = problem }, context.UsageError), 0) end
+  end
   st.runtime_ids = { head = head, worker = worker }
   return st.runtime_ids
 end

@@ -6,6 +6,7 @@ local ui = require "raycai.ui"
 local clock = require "raycai.clock"
 local naming = require "raycai.ray.naming"
 local apps = require "raycai.ray.apps"
+local versions = require "raycai.ray.versions"
 
 local M = {}
 
@@ -104,8 +105,9 @@ function M.params(d)
                      .. "JupyterLab); empty: any, preferring that order among equal versions"),
     },
     ray = {
-      version = param(pick(ry.version, "2.40.0"), "Ray version installed in the venv",
-                      { pattern = "^[%w%.%-%+]+$", hint = "give a version such as 2.40.0" }),
+      version = param(pick(ry.version, versions.DEFAULT), "Ray version installed in the venv "
+                        .. "(refused when it has no wheels for the runtime's Python)",
+                      { pattern = "^[%w%.%-%+]+$", hint = "give a version such as " .. versions.DEFAULT }),
       packages = param(pick(ry.packages, {}), "extra pip requirements for the venv",
                        { type = "list", check = requirements }),
       index_url = param(pick(ry.index_url, ""), "pip index URL (a private mirror); empty: pip's default",

@@ -4,17 +4,23 @@
 local template = require "raycai.template"
 local hash = require "raycai.hash"
 local resource = require "raycai.resource"
+local versions = require "raycai.ray.versions"
 
 local M = {}
 
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]+$") or "."
 M.TEMPLATES = here .. "/../templates"
+--- Where CML mounts the project in every workload: the scripts look there first (a kernel may
+--- run them without __file__), then in HOME and the current folder.
+M.PROJECT_DIR = "/home/cdsw"
 
 
---- pip requirement strings of the venv: Ray itself, then the recipe's extra packages.
+--- pip requirement strings of the venv: Ray itself, the recipe's extra packages, then the
+--- constraints that Ray version needs (click<8.3 before Ray 2.53: see raycai.ray.versions).
 function M.packages(p)
   local list = { ("ray[default]==%s"):format(p.ray.version) }
   for _, pkg in ipairs(p.ray.packages) do list[#list + 1] = pkg end
+  for _, pkg in ipairs(versions.constraints(p.ray.version, p.ray.packages)) do list[#list + 1] = pkg end
   return list
 end
 
@@ -32,6 +38,7 @@ end
 function M.vars(p, v)
   return {
     cluster = { name = p.cluster, gcs_port = p.ray.gcs_port },
+    project = { dir = M.PROJECT_DIR },
     venv = { dir = v.dir, python = p.venv.python },
     setup = { packages = M.packages(p), index_url = p.ray.index_url, find_links = p.ray.find_links,
               fingerprint = v.fingerprint, log = v.log, job_name = v.job },
