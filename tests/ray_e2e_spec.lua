@@ -149,8 +149,12 @@ describe("ray recipes against cml-sim", function()
     assert.equal("APPLICATION_RUNNING", four["raycai-gpu-worker-4"].status)
     local r = raycai(s, { "--set", "workers=1", GPU })
     assert.equal(0, r.code, r.stderr)
-    local one = apps_of(s, "raycai-gpu-")
-    assert.equal(2, count(one))
+    -- the surplus workers are deleted; CML lists a deleted application (STOPPING) until its pod is gone
+    local one
+    s:wait_for(function()
+      one = apps_of(s, "raycai-gpu-")
+      return count(one) == 2
+    end, 30, "the deleted surplus workers to be gone")
     assert.equal(first["raycai-gpu-worker-1"].id, one["raycai-gpu-worker-1"].id)
     assert.equal(first["raycai-gpu-head"].id, one["raycai-gpu-head"].id)
   end)
