@@ -27,7 +27,9 @@ end
 local function cluster_apps(s)
   local out, n = {}, 0
   for _, a in ipairs(s:state().applications or {}) do
-    if a.name:sub(1, #"raycai-gpu-") == "raycai-gpu-" then
+    -- a deleted application lingers (STOPPING, _deleted) until its pod is gone: it is no longer
+    -- the cluster's, and CML removes it by itself
+    if a.name:sub(1, #"raycai-gpu-") == "raycai-gpu-" and not a._deleted then
       out[a.name] = (out[a.name] or 0) + 1
       n = n + 1
     end
