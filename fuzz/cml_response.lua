@@ -121,7 +121,7 @@ end
 
 
 -- One client for every input (its transport is swapped for each).
-local client = assert(cml.client { host = "http://fuzz.invalid", api_key = "fuzz-key", retries = 3,
+local client = assert(cml.client { host = "https://fuzz.invalid", api_key = "fuzz-key", retries = 3,
                                    deadline = 3600, timeout = 30 })
 client._http:close()
 
