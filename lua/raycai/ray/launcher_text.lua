@@ -46,7 +46,8 @@ function M.vars(p, v)
     worker = { cpus = p.worker.cpu, gpus = p.worker.gpu },
     timeouts = { head_wait = p.timeouts.head_wait, ray_start = p.timeouts.ray_start },
     ray_start_retries = p.ray.start_retries,
-    ray = { object_store_mb = p.ray.object_store_mb },
+    ray = { object_store_mb = p.ray.object_store_mb,
+            auth = versions.has_token_auth(p.ray.version) and "token" or "none" },  -- issue 14
   }
 end
 
