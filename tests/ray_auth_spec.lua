@@ -261,4 +261,40 @@ describe("Ray token authentication in exec mode", function()
     assert.equal(0, r.code, r.stderr)
     s:wait_for(function() return next(apps_of(s, "raycai-old-")) == nil end, 60, "the old cluster's applications to go")
   end)
+
+  it("keeps index credentials out of the rendered setup script, its job's environment and setup.log, "
+     .. "while pip gets them", function()
+    local PW = support_run.INDEX_PASSWORD
+    local index = ("http://mirror-user:%s@%s/simple"):format(PW, s.url:match("^https?://([^/]+)"))
+    local env = { CML_HOST = s.url, CML_API_KEY = s.api_key }
+    local r = raycai({ "--set", "project=index", "--set", "cluster=idx", "--set", "workers=0",
+                       "--set", "ray.find_links=" .. wheels, "--set", "ray.index_url=" .. index,
+                       "--set", "timeouts.head=120", "--set", "ray.gcs_port=" .. free_port(), GPU },
+                     { env = env, timeout = 300 })
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    local head = app_named(s, "raycai-idx-head")
+    local pid = head._project_id
+    local script = assert(download(pid, ".raycai/idx/setup_venv.py"))
+    assert.is_nil(script:find(PW, 1, true))
+    assert.is_nil(script:find("mirror-user", 1, true), "the whole userinfo is redacted")
+    assert.truthy(script:find("http://***@", 1, true))
+    local log = assert(download(pid, ".raycai/idx/setup.log"))
+    assert.is_nil(log:find(PW, 1, true), log)
+    -- pip got the real URL: its own (redacted) output names the user the script never shows
+    assert.matches("Looking in indexes: http://mirror%-user:%*%*%*%*@", log)
+    assert.matches("setup complete", log)
+    assert.truthy(assert(download(pid, ".raycai/idx/pip_index.json")):find(PW, 1, true),
+                  "the credentials live in the project file")
+    local st = s:state()
+    for _, kind in ipairs { "jobs", "runs", "applications" } do
+      for _, o in ipairs(st[kind] or {}) do
+        assert.is_nil(cjson.encode(env_of(o)):find(PW, 1, true), o.name or o.id)
+      end
+    end
+    for _, text in ipairs(workload_logs()) do assert.is_nil(text:find(PW, 1, true)) end
+    r = raycai({ "--set", "project=index", "--set", "cluster=idx", GPU, "down", "--purge" }, { env = env, timeout = 120 })
+    assert.equal(0, r.code, r.stderr)
+    local _, gone = download(pid, ".raycai/idx/pip_index.json")
+    assert.equal(404, gone)
+  end)
 end)
