@@ -38,7 +38,15 @@ describe("bypass_authentication", function()
       assert.matches("Ray dashboard", w[1])
       assert.matches("job submission", w[1])
       assert.matches("anyone who has its URL", w[1])
+      -- with Ray's token authentication on (the default Ray), the note says the API still needs it
+      assert.matches("still require the cluster's Ray token", w[1])
     end
+    -- an open Ray (insecure_ray) says the dashboard asks for no token either
+    local r = raycai { "--set", BYPASS, "--set", "ray.version=2.40.0", "--set", "insecure_ray=true", GPU, "plan" }
+    assert.is_true(r.code == 0 or r.code == 3, r.stderr)
+    local w = warnings(r.stderr .. r.stdout)
+    assert.equal(1, #w, r.stderr)
+    assert.matches("Ray itself asks for no token either %(insecure_ray%)", w[1])
     local heads = 0
     for _, a in ipairs(s:state().applications or {}) do
       if a.name:match("%-head$") then

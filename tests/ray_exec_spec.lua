@@ -133,7 +133,7 @@ describe("a Ray cluster run by cml-sim in exec mode", function()
   it("refuses plan for Ray 2.40 on a Python 3.13 runtime with one line, exit 2, nothing changed", function()
     s:clear_requests()
     local env = { CML_HOST = s.url, CML_API_KEY = s.api_key }
-    local r = run({ "--set", "ray.version=2.40.0", "--set", "python.kernel=Python 3.13",
+    local r = run({ "--set", "ray.version=2.40.0", "--set", "insecure_ray=true", "--set", "python.kernel=Python 3.13",
                     "--set", "project=py313", GPU, "plan" }, { env = env, timeout = 60 })
     assert.equal(2, r.code, r.stderr .. r.stdout)
     local lines = {}
@@ -146,7 +146,7 @@ describe("a Ray cluster run by cml-sim in exec mode", function()
     assert.same({}, mutations(s))
     -- the kernel that counts is the runtime's: a head runtime given by identifier is checked too
     local py313 = "docker.repository.cloudera.com/cloudera/cdsw/ml-runtime-workbench-python3.13-standard:2025.09.1-b5"
-    r = run({ "--set", "ray.version=2.40.0", "--set", "head.runtime=" .. py313,
+    r = run({ "--set", "ray.version=2.40.0", "--set", "insecure_ray=true", "--set", "head.runtime=" .. py313,
               "--set", "project=py313", GPU, "plan" }, { env = env, timeout = 60 })
     assert.equal(2, r.code, r.stderr .. r.stdout)
     assert.matches("Ray 2%.40%.0 has no wheels for Python 3%.13", r.stderr)

@@ -276,7 +276,8 @@ describe("raycai on a workspace like the real ones", function()
   it("collects this cluster's old venvs, keeping the newest venv.keep", function()
     s = sim.start { delays = sim.QUICK_DELAYS }
     local function up(version)
-      local r = raycai(s, { "--set", "venv.keep=1", "--set", "ray.version=" .. version, CPU })
+      local r = raycai(s, { "--set", "venv.keep=1", "--set", "ray.version=" .. version,
+                            "--set", "insecure_ray=true", CPU })
       assert.equal(0, r.code, r.stderr)
       return env_of(jobs_by_name(s)["raycai-cpu-setup"]).RAYCAI_FINGERPRINT
     end

@@ -61,6 +61,19 @@ function M.url_credentials(s)
 end
 
 
+--- s with the credentials of its URLs (M.url_credentials) replaced by ***: what may be shown or
+--- rendered into a script in place of a URL that carries a password or token.
+function M.redact_urls(s)
+  if type(s) ~= "string" then return s end
+  local creds = M.url_credentials(s)
+  table.sort(creds, function(a, b) return #a > #b end)  -- user:pass before pass
+  for _, c in ipairs(creds) do
+    s = s:gsub(c:gsub("%W", "%%%0"), "***")
+  end
+  return s
+end
+
+
 --- The secrets of one name = value entry (an env variable, a parameter, a --set).
 function M.of_entry(name, value)
   if type(value) ~= "string" then return {} end

@@ -136,6 +136,8 @@ function M.params(d)
                 { type = "map", check = env_names }),
     bypass_authentication = param(pick(d.bypass_authentication, false),
                                   "serve the dashboard without CML authentication"),
+    insecure_ray = param(pick(d.insecure_ray, false), "allow a Ray version without token "
+                         .. "authentication (before 2.52): an open cluster, warned on every run"),
     keep_partial = param(pick(d.keep_partial, false), "keep workers created before a failed create, "
                          .. "and keep pending applications waiting until timeouts.workers/head"),
     parallel = param(pick(d.parallel, 16), "concurrent create/delete requests", { min = 1, max = 128 }),
@@ -152,6 +154,19 @@ function M.params(d)
                    { min = 1 }),
     },
   }
+end
+
+
+--- "token" when the cluster's Ray checks a per-generation token, "none" when it is open.
+local function ray_auth(ctx)
+  return versions.has_token_auth(ctx.params.ray.version) and "token" or "none"
+end
+
+
+--- The "ray auth:" text of status and the summary.
+local function ray_auth_text(ctx)
+  if ray_auth(ctx) == "token" then return "token (a fresh one per generation, in the project's files)" end
+  return "none (insecure_ray)"
 end
 
 
@@ -195,12 +210,13 @@ local function summary(ctx)
   local ready = st.workers_ready or 0
   ui.event("summary", { cluster = ctx.params.cluster, project = st.project and st.project.name,
                         head_address = st.head_address, dashboard = url, generation = st.generation,
-                        workers_ready = ready, workers = ctx.params.workers })
+                        workers_ready = ready, workers = ctx.params.workers, ray_auth = ray_auth(ctx) })
   ui.out(("Ray cluster '%s' is up in project %s (generation %s)"):format(ctx.params.cluster,
     st.project.name, st.generation or "?"))
   ui.out("  head:      " .. (st.head_address or "running (address not published yet in " .. st.names.files.head_json .. ")"))
   if url then ui.out("  dashboard: " .. url) end
   ui.out(("  workers:   %d/%d running"):format(ready, ctx.params.workers))
+  ui.out("  ray auth:  " .. ray_auth_text(ctx))
 end
 
 
@@ -233,23 +249,46 @@ local function print_status(ctx, rows)
   local url = st and st.project and dashboard_url(ctx, st)
   if url then ui.out("dashboard: " .. url) end
   if st and st.head_address then ui.out("head address: " .. st.head_address) end
+  ui.out("ray auth: " .. ray_auth_text(ctx))
   ui.out(healthy and "cluster healthy" or "cluster not healthy")
-  ui.event("status_summary", { healthy = healthy, dashboard = url, head_address = st and st.head_address })
+  ui.event("status_summary", { healthy = healthy, dashboard = url, head_address = st and st.head_address,
+                               ray_auth = ray_auth(ctx) })
   return healthy
 end
 
 
---- Whether the Ray dashboard asks for Ray's own credential when CML's login is bypassed: nil
---- until the cluster has Ray authentication (issue 14 item 1 adds it here, e.g. "the Ray token
---- is still required by the dashboard" or "the dashboard does not ask for the Ray token").
+--- Whether the Ray dashboard asks for Ray's own credential when CML's login is bypassed.
+--- Ray's token middleware (dashboard/http_server_head.py) leaves only /, /favicon.ico,
+--- /static/, the health checks and the authentication endpoints open.
 local function dashboard_ray_auth(ctx)
-  local _ = ctx
-  return nil
+  if ray_auth(ctx) == "token" then
+    return "the dashboard's API and job submission still require the cluster's Ray token (only its "
+      .. "start page, static files and health checks are open)"
+  end
+  return "Ray itself asks for no token either (insecure_ray)"
+end
+
+
+--- plan and up: a Ray without token authentication is refused (exit 2, before any request)
+--- unless insecure_ray = true, which then warns on every run.
+local function ray_auth_check(ctx)
+  local p = ctx.params
+  if ray_auth(ctx) == "token" then return end
+  if not p.insecure_ray then
+    error(setmetatable({ usage = true, message = ("Ray %s has no token authentication (Ray 2.52 and "
+      .. "later have it): its cluster would be open to every workload of the workspace; set ray.version "
+      .. "to %s or later (default %s), or insecure_ray=true to run it open"):format(p.ray.version,
+      table.concat(versions.TOKEN_AUTH_SINCE, "."), versions.DEFAULT) },
+      require("raycai.context").UsageError), 0)
+  end
+  ui.warn(("insecure_ray = true: Ray %s has no token authentication; anyone who can reach the head's "
+    .. "pod from the workspace can connect a driver and run code as you"):format(p.ray.version))
 end
 
 
 --- plan and up, every run: one line per setting that opens the cluster to more people.
 local function warnings(ctx)
+  ray_auth_check(ctx)
   if ctx.params.bypass_authentication then
     local note = dashboard_ray_auth(ctx)
     ui.warn("bypass_authentication = true: the head application serves the Ray dashboard, and with "

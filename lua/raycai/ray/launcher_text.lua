@@ -5,6 +5,8 @@ local template = require "raycai.template"
 local hash = require "raycai.hash"
 local resource = require "raycai.resource"
 local versions = require "raycai.ray.versions"
+local secrets = require "raycai.secrets"
+local pip_index = require "raycai.ray.pip_index"
 
 local M = {}
 
@@ -28,8 +30,12 @@ end
 --- The venv fingerprint: Python, packages, index, the setup template itself and the runtime the
 --- venv is built on (a venv is not portable between runtime images).
 function M.fingerprint(p, setup_text, runtime)
-  return hash.of({ kernel = p.python.kernel, packages = M.packages(p), index_url = p.ray.index_url,
-                   find_links = p.ray.find_links, template = hash.hex(setup_text), runtime = runtime or "" }, 16)
+  -- (issue 14) the URLs without their credentials: a rotated token keeps the venv, and no hash
+  -- of a password goes into a folder name
+  return hash.of({ kernel = p.python.kernel, packages = M.packages(p),
+                   index_url = secrets.redact_urls(p.ray.index_url),
+                   find_links = secrets.redact_urls(p.ray.find_links), template = hash.hex(setup_text),
+                   runtime = runtime or "" }, 16)
 end
 
 
@@ -40,13 +46,16 @@ function M.vars(p, v)
     cluster = { name = p.cluster, gcs_port = p.ray.gcs_port },
     project = { dir = M.PROJECT_DIR },
     venv = { dir = v.dir, python = p.venv.python },
-    setup = { packages = M.packages(p), index_url = p.ray.index_url, find_links = p.ray.find_links,
+    -- (issue 14) credentials of the index URLs come from pip_index's project file, not the script
+    setup = { packages = M.packages(p), index_url = secrets.redact_urls(p.ray.index_url),
+              find_links = secrets.redact_urls(p.ray.find_links), index_file = pip_index.path(p),
               fingerprint = v.fingerprint, log = v.log, job_name = v.job },
     head = { cpus = p.head.cpu },
     worker = { cpus = p.worker.cpu, gpus = p.worker.gpu },
     timeouts = { head_wait = p.timeouts.head_wait, ray_start = p.timeouts.ray_start },
     ray_start_retries = p.ray.start_retries,
-    ray = { object_store_mb = p.ray.object_store_mb },
+    ray = { object_store_mb = p.ray.object_store_mb,
+            auth = versions.has_token_auth(p.ray.version) and "token" or "none" },  -- issue 14
   }
 end
 

@@ -296,6 +296,9 @@ end
 local function ensure_job(ctx, st, v)
   local client, pid = st.client, st.project.id
   -- in a project this run created, the cluster folder holds only the lock: nothing to compare
+  -- (issue 14) index credentials go in a project file beside the script (raycai.ray.pip_index)
+  local iok, ierr = require("raycai.ray.pip_index").sync(client, pid, ctx.params, st.fresh and {} or nil)
+  if not iok then return nil, ierr end
   local change, ferr = files.sync(client, pid, v.script, v.text, st.fresh and {} or nil)
   if not change then return nil, ("could not write the setup script %s: %s"):format(v.script, tostring(ferr)) end
   if change ~= "keep" then ui.object(change == "create" and "created" or "updated", "file", v.script) end

@@ -49,6 +49,12 @@ M.PYTHONS = {
 M.CLICK_FIXED_IN = { 2, 53 }
 M.CLICK_CONSTRAINT = "click<8.3"
 
+--- The first Ray minor with token authentication (RAY_AUTH_MODE=token, RAY_AUTH_TOKEN_PATH):
+--- doc/source/ray-security/token-auth.md at master 2026-03-14 says "Token authentication is
+--- available in Ray 2.52.0 or later"; python/ray/_private/authentication/ is absent from the
+--- 2.40 line. Older Ray ignores RAY_AUTH_MODE (its cluster is open).
+M.TOKEN_AUTH_SINCE = { 2, 52 }
+
 
 --- { major, minor } of a version string such as 2.40.0, or nil.
 local function minor_of(version)
@@ -86,6 +92,14 @@ function M.range_text(version)
   local range = v and M.PYTHONS[("%d.%d"):format(v[1], v[2])]
   if not range then return "?" end
   return ("Python %d.%d to %d.%d"):format(range[1][1], range[1][2], range[2][1], range[2][2])
+end
+
+
+--- Whether Ray `version` has token authentication (an unparsable version: assumed yes, as
+--- raycai's versions are 2.5x from now on; pip fails on a version that does not exist).
+function M.has_token_auth(version)
+  local v = minor_of(version)
+  return not v or not before(v, M.TOKEN_AUTH_SINCE)
 end
 
 
