@@ -37,10 +37,12 @@ print("args", " ".join(sys.argv[1:]), flush=True)
 sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 ]]
 
+-- the pid file appears whole (written, then renamed), so the spec never reads it half-written
 local SLEEPY = [[
 import os, time
-with open("sleepy.pid", "w") as f:
+with open("sleepy.pid.tmp", "w") as f:
     f.write(str(os.getpid()))
+os.rename("sleepy.pid.tmp", "sleepy.pid")
 time.sleep(60)
 ]]
 
@@ -195,7 +197,9 @@ describe("cml-sim exec mode", function()
   end)
 
   it("kills a run that outlives its timeout and ends it TIMEDOUT", function()
-    local r = run_job("sleepy", "sleepy.py", nil, 1)
+    -- a timeout long enough for python to start and write its pid on a loaded machine, far
+    -- shorter than the script's 60 s
+    local r = run_job("sleepy", "sleepy.py", nil, 5)
     assert.equal("ENGINE_TIMEDOUT", r.status)
     local p = tonumber(file("sleepy.pid"))
     s:wait_for(function() return not alive(p) end, 5, "sleepy gone")
