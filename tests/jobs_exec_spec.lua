@@ -30,10 +30,7 @@ describe("submit, job, env against a cluster in exec mode", function()
   end)
 
   teardown(function()
-    if s then
-      run.raycai({ GPU, "down" }, { env = env, timeout = 120 })
-      s:stop()
-    end
+    if s then s:stop() end
     if wheels then fs.remove(wheels, { recursive = true }) end
   end)
 
@@ -114,6 +111,7 @@ describe("submit, job, env against a cluster in exec mode", function()
     for _, a in ipairs(base) do argv[#argv + 1] = a end
     for _, a in ipairs { "submit", "--name", "sleepy", "--", "python", "-c",
                          "import time; print('started', flush=True); time.sleep(60)" } do
+
       argv[#argv + 1] = a
     end
     argv.env, argv.stdout, argv.stderr, argv.kill_on_close = env, out, out, true
@@ -134,7 +132,9 @@ describe("submit, job, env against a cluster in exec mode", function()
     end, 30, "the submission to be STOPPED")
     if not ok then
       local runs = {}
-      for _, r in ipairs(s:state().runs or {}) do runs[#runs + 1] = r.id .. " " .. r.status .. "\n" .. (s:log("runs", r.id) or "") end
+      for _, r in ipairs(s:state().runs or {}) do
+        runs[#runs + 1] = r.id .. " " .. r.status .. "\n" .. (s:log("runs", r.id) or "")
+      end
       error(last.stdout .. last.stderr .. table.concat(runs, "\n"))
     end
   end)
@@ -180,5 +180,34 @@ describe("submit, job, env against a cluster in exec mode", function()
     assert.matches("session driver ok", fs.read(out))
     os.remove(sh)
     os.remove(out)
+  end)
+
+  it("logs head shows the head launcher's lines; an unknown target lists the valid ones", function()
+    local r = raycai { "logs", "head" }
+    assert.equal(0, r.code, r.stderr)
+    assert.matches("raycai head: Ray head of generation %S+ is up at 127%.0%.0%.%d+", r.stdout)
+    local t = raycai { "logs", "head", "--tail", "1" }
+    assert.equal(1, select(2, t.stdout:gsub("\n", "")))
+    local bad = raycai { "logs", "nope" }
+    assert.equal(2, bad.code)
+    assert.matches("valid targets: setup, head, worker%-1, worker, job ", bad.stderr)
+    local setup_log = raycai { "logs", "setup" }
+    assert.matches("setup complete", setup_log.stdout)
+  end)
+
+  it("after down, logs worker-1 still shows that worker's lines and Ray session logs", function()
+    local d = run.raycai({ GPU, "down" }, { env = env, timeout = 120 })
+    assert.equal(0, d.code, d.stderr)
+    local r = raycai { "logs", "worker-1" }
+    assert.equal(0, r.code, r.stderr)
+    assert.matches("raycai worker: joined", r.stdout)
+    assert.matches("==> %.raycai/gpu/logs/worker%-1%.ray/raylet%.out <==", r.stdout)
+    assert.matches("Ray runtime started", r.stdout:match("raylet%.out <==(.*)$"))
+    local out = fs.tempdir("raycai-logs")
+    local t = raycai { "logs", "--out-dir", out }
+    assert.equal(0, t.code, t.stderr)
+    assert.truthy(fs.read(out .. "/logs/head.ray/gcs_server.out"))
+    assert.truthy(fs.read(out .. "/jobs/hello/output.log"):find("hello", 1, true))
+    fs.remove(out, { recursive = true })
   end)
 end)
