@@ -47,6 +47,16 @@ describe("raycai-run list", function()
                   gpus = ev.clusters[1].gpus, workers = ev.clusters[1].workers })
   end)
 
+  it("submit to a timer-mode simulator says it runs no scripts and creates nothing", function()
+    local before = #(s:state().jobs or {})
+    local r = run({ "--set", "project=alpha", "--set", "cluster=one", GPU, "submit", "--", "python", "-c", "print(1)" },
+                  { env = env })
+    assert.equal(2, r.code, r.stderr)
+    assert.matches("runs no scripts", r.stderr)
+    assert.matches("exec mode", r.stderr)
+    assert.equal(before, #(s:state().jobs or {}))
+  end)
+
   it("a stopped worker makes the cluster degraded; an unknown project exits 2", function()
     local st = s:state()
     for _, a in ipairs(st.applications) do

@@ -121,11 +121,13 @@ function M.run(opts)
   local args = opts.day2
   if #args.words > 0 then ui.error(("unexpected argument '%s' (see raycai-run --help)"):format(args.words[1])) return 2 end
   if args.project and args.all_projects then ui.error("give --project P or --all-projects, not both") return 2 end
+  ui.event("run_started", { action = "list", version = require("raycai.host").version })
   local ctx = context.new({ name = "list" }, {}, opts)
   local ok, client = pcall(ctx.client, ctx)
   if not ok then
     ui.error(tostring(type(client) == "table" and client.message or client))
     context.close(ctx)
+    ui.event("run_finished", { action = "list", exit_code = 2 })
     return 2
   end
   local code = 0
@@ -155,6 +157,7 @@ function M.run(opts)
   end
   ui.finish()
   context.close(ctx)
+  ui.event("run_finished", { action = "list", exit_code = code })
   return code
 end
 

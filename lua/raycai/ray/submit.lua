@@ -74,7 +74,10 @@ local function head_up(ctx, st)
   end
   local info = head.head_info(st, apps.env_of(h).RAYCAI_GENERATION)
   if not info then
-    return nil, ("cluster %s's head is RUNNING but has not published %s yet; wait, or see raycai-run %s logs head")
+    -- the simulator in timer mode (the built-in default) runs no script, so never has head.json
+    return nil, ("cluster %s's head is RUNNING but has not published %s yet; wait, or see raycai-run %s logs head "
+      .. "(a simulator without --exec, like the built-in default, runs no scripts: nothing can run on its "
+      .. "clusters; rehearse submit in exec mode, see docs/jobs.md)")
       :format(ctx.params.cluster, st.names.files.head_json, recipe)
   end
   return h, info
