@@ -182,6 +182,21 @@ describe("submit, job, env against a cluster in exec mode", function()
     os.remove(out)
   end)
 
+  it("a submitter that cannot reach the head: exit 1 naming the head's state and the logs command", function()
+    local project
+    for _, pr in ipairs(s:state().projects or {}) do if pr.name == "ray-gpu" then project = pr end end
+    local path = s:state().work_dir .. "/projects/" .. project.id .. "/.raycai/gpu/head.json"
+    local original = assert(fs.read(path))
+    local info = cjson.decode(original)
+    info.address = info.address:gsub(":%d+$", ":" .. free_port())  -- nothing listens there
+    assert(fs.write(path, cjson.encode(info)))
+    local r = raycai { "submit", "--", "true" }
+    assert(fs.write(path, original))
+    assert.equal(1, r.code, r.stderr)
+    assert.matches("cannot reach the Ray head at", r.stderr)
+    assert.matches("head application raycai%-gpu%-head is APPLICATION_RUNNING%); see raycai%-run .* logs head", r.stderr)
+  end)
+
   it("logs head shows the head launcher's lines; an unknown target lists the valid ones", function()
     local r = raycai { "logs", "head" }
     assert.equal(0, r.code, r.stderr)
@@ -209,5 +224,9 @@ describe("submit, job, env against a cluster in exec mode", function()
     assert.truthy(fs.read(out .. "/logs/head.ray/gcs_server.out"))
     assert.truthy(fs.read(out .. "/jobs/hello/output.log"):find("hello", 1, true))
     fs.remove(out, { recursive = true })
+    -- down --purge deletes the submitter jobs with the cluster's files
+    local p = run.raycai({ GPU, "down", "--purge" }, { env = env, timeout = 120 })
+    assert.equal(0, p.code, p.stderr)
+    for _, j in ipairs(s:state().jobs or {}) do assert.falsy(j.name:match("^raycai%-gpu%-submit%-"), j.name) end
   end)
 end)

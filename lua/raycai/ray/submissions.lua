@@ -119,6 +119,25 @@ function M.stop(st, sid)
 end
 
 
+--- down --purge: delete the cluster's submitter jobs (raycai-<cluster>-submit-*). Returns the
+--- number deleted or nil, err.
+function M.purge(st)
+  local prefix = M.job_name(st, "")
+  local list, err = cluster.list_all(st.client, "list_jobs", { st.project.id }, { search_filter = { name = prefix } })
+  if not list then return nil, "could not list the submitter jobs: " .. tostring(err) end
+  local n = 0
+  for _, job in ipairs(list) do
+    if job.name:sub(1, #prefix) == prefix then
+      local ok, derr = st.client:delete_job(st.project.id, job.id)
+      if not ok and derr.status ~= 404 then return nil, ("could not delete the job %s: %s"):format(job.name, tostring(derr)) end
+      ui.object("deleted", "job", job.name)
+      n = n + 1
+    end
+  end
+  return n
+end
+
+
 --- Print new output text (or a json event).
 local function emit(sid, text)
   if text == "" then return end
