@@ -112,8 +112,8 @@ function M.apply(ctx)
         .. "again (keep_partial=true waits until timeouts.head instead)"):format(res, removed)
     end
     -- (issue 15) the launcher's own log in the project: raycai-run RECIPE logs head
-    return nil, ("%s; see raycai-run %s logs head (the head application %s in project %s) and the setup "
-      .. "log (raycai-run %s logs setup)"):format(res, ctx.options.recipe or "RECIPE", body.name, st.project.name,
+    return nil, ("%s; see raycai-run %s logs head (or, when it has none, the application's logs in CML: "
+      .. "project %s, application %s) and the setup log (raycai-run %s logs setup)"):format(res, ctx.options.recipe or "RECIPE", st.project.name, body.name,
       ctx.options.recipe or "RECIPE")
   end
   st.head = head
