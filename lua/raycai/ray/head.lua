@@ -112,9 +112,10 @@ function M.apply(ctx)
         .. "again (keep_partial=true waits until timeouts.head instead)"):format(res, removed)
     end
     -- (issue 15) the launcher's own log in the project: raycai-run RECIPE logs head
+    local recipe = ctx.options.recipe or "RECIPE"
     return nil, ("%s; see raycai-run %s logs head (or, when it has none, the application's logs in CML: "
-      .. "project %s, application %s) and the setup log (raycai-run %s logs setup)"):format(res, ctx.options.recipe or "RECIPE", st.project.name, body.name,
-      ctx.options.recipe or "RECIPE")
+      .. "project %s, application %s) and the setup log (raycai-run %s logs setup)"):format(res, recipe,
+      st.project.name, body.name, recipe)
   end
   st.head = head
   -- how long this cluster's applications take to start: workers look first after about that
