@@ -380,7 +380,7 @@ function M.main(args)
     return EXIT.usage
   end
   if opts.help then  -- help about this recipe: what it is and its parameters
-    ui.out(("%s: %s\n\nusage: raycai-run [OPTIONS] %s [up|plan|status|down|params]\n")
+    ui.out(("%s: %s\n\nusage: raycai-run [OPTIONS] %s [up|plan|status|down|params|submit|job|logs|env]\n")
       :format(r.name, r.doc ~= "" and r.doc or "(no description)", opts.recipe))
     print_params(r, values)
     return EXIT.ok
