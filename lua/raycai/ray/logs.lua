@@ -173,8 +173,13 @@ function M.run(ctx, args)
   local target, id = args.words[1] or "head", args.words[2]
   local paths = paths_of(st, target, id)
   if not paths then
-    ui.error(("no logs for '%s'%s; valid targets: %s"):format(target, id and (" " .. id) or "", valid(st)))
+    local none = #(nodes(st)) == 0 and " (no launcher has written a log yet; a simulator without --exec runs no "
+      .. "scripts, so none ever does there)" or ""
+    ui.error(("no logs for '%s'%s; valid targets: %s%s"):format(target, id and (" " .. id) or "", valid(st), none))
     return 2
+  end
+  if args.follow and target == "job" then  -- a submission: follow it to its end, like job logs -f
+    return subs.follow(ctx, st, id, { recipe = ctx.options.recipe })
   end
   if args.follow then
     local data = st.client:download_file(st.project.id, paths[1]) or ""
