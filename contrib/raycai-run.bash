@@ -25,18 +25,18 @@ _raycai_run() {
     cword=$COMP_CWORD
   fi
   local opts="--set --json --verbose -v --quiet -q --insecure --trust-recipe --purge --sim --list-recipes --version --help -h"
-  local actions="up plan status down params"
+  local actions="up plan status down params submit job logs env"
   local exe=${words[0]:-raycai-run}
 
   # the recipe and the action given so far (a --set value is not one of them)
-  local i w recipe= npos=0 skip=
+  local i w recipe= action= npos=0 skip=
   for ((i = 1; i < cword; i++)); do
     w=${words[i]}
     if [[ -n $skip ]]; then skip=; continue; fi
     case $w in
       --set) skip=1 ;;
       -*) ;;
-      *) npos=$((npos + 1)); [[ $npos -eq 1 ]] && recipe=$w ;;
+      *) npos=$((npos + 1)); [[ $npos -eq 1 ]] && recipe=$w; [[ $npos -eq 2 ]] && action=$w ;;
     esac
   done
 
@@ -57,6 +57,25 @@ _raycai_run() {
     fi
     return
   fi
+  # the day-2 actions' own options and words (issue 15)
+  case $action in
+    submit)
+      [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--name --rerun --detach --working-dir --env --cpu --memory --" -- "$cur"))
+      return ;;
+    job)
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-f --follow" -- "$cur"))
+      elif [[ $npos -eq 2 ]]; then COMPREPLY=($(compgen -W "list status logs stop" -- "$cur")); fi
+      return ;;
+    logs)
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-f --follow --tail --out-dir" -- "$cur"))
+      elif [[ $npos -eq 2 ]]; then COMPREPLY=($(compgen -W "setup head worker job" -- "$cur")); fi
+      return ;;
+    env) return ;;
+  esac
+  if [[ $npos -ge 1 && $recipe == list ]]; then
+    [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--project --all-projects --json" -- "$cur"))
+    return
+  fi
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
     return
@@ -68,7 +87,7 @@ _raycai_run() {
     COMPREPLY=($(compgen -W "$actions" -- "$cur"))
   elif [[ $npos -eq 0 ]]; then
     local IFS=$'\n' d f
-    COMPREPLY=($(compgen -f -X '!*.lua' -- "$cur") $(compgen -d -- "$cur") $(compgen -W test -- "$cur"))
+    COMPREPLY=($(compgen -f -X '!*.lua' -- "$cur") $(compgen -d -- "$cur") $(compgen -W "test list" -- "$cur"))
     if [[ $cur != */* ]]; then
       for d in $(_raycai_run_recipe_dirs "$exe"); do
         for f in "$d"/*.lua; do

@@ -170,6 +170,13 @@ pid_t ex_spawn (const spawn_spec *sp) {
   free(api.p);
   n = env_put_num(env, n, "CDSW_CPU_MILLICORES", (long)(sp->cpu * 1000.0 + 0.5));
   n = env_put_num(env, n, "CDSW_MEMORY_MB", (long)(sp->memory * 1024.0 + 0.5));
+  /* a pod's own /tmp (each CML workload is a pod with its own): TMPDIR, a folder per workload
+  ** start beside its log (inferred: CML sets no TMPDIR; the stub Ray and the launchers find
+  ** Ray's session logs under $TMPDIR/ray as Ray does on Linux) */
+  char tmpd[4096];
+  int tl = snprintf(tmpd, sizeof tmpd, "%.*s.tmp", (int)(strlen(logp) - 4), logp);
+  if (tl > 0 && (size_t)tl < sizeof tmpd && (mkdir(tmpd, 0700) == 0 || errno == EEXIST))
+    n = env_put(env, n, "TMPDIR", tmpd);
   for (int i = 0; i < 3; i++) n = env_layer(env, n, sp->env_layers[i]);
   env[n] = NULL;
 

@@ -144,6 +144,13 @@ for _, variant in ipairs(variants()) do
       assert.are.same({}, complete({ "raycai-run", "mine.lua", "up", "" }, 4))
     end)
 
+    it("offers the day-2 actions' words and options (issue 15)", function()
+      assert.are.same({ "list", "logs", "status", "stop" }, complete({ "raycai-run", "mine.lua", "job", "" }, 4))
+      assert.are.same({ "--detach" }, complete({ "raycai-run", "mine.lua", "submit", "--de" }, 4))
+      assert.are.same({ "head", "job", "setup", "worker" }, complete({ "raycai-run", "mine.lua", "logs", "" }, 4))
+      assert.are.same({ "--all-projects" }, complete({ "raycai-run", "list", "--all" }, 3))
+    end)
+
     it("offers .lua files, folders and the installed recipes for the first argument", function()
       local reply = set_of(complete({ "raycai-run", "" }, 2))
       assert.is_true(reply["mine.lua"], "a .lua file in the folder")

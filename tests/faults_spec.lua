@@ -159,6 +159,7 @@ describe("fault matrix", function()
     assert.equal(1, r.code)
     assert.matches("head failed: raycai%-gpu%-head %(APPLICATION_FAILED%)", r.stderr)
     assert.matches("logs in CML", r.stderr)
+    assert.matches("see raycai%-run recipes/gpu_cluster%.lua logs head", r.stderr)  -- issue 15
     local names = cluster_apps(s)
     assert.is_nil(names["raycai-gpu-worker-1"])
     down_leaves_nothing(s)

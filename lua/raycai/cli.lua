@@ -15,9 +15,12 @@ local EXIT = { ok = 0, failed = 1, usage = 2, pending = 3, interrupted = 130 }
 M.EXIT = EXIT
 
 local ACTIONS = { up = true, plan = true, status = true, down = true, params = true }
+-- (issue 15) day-2 actions: raycai.day2 names their modules and parses their arguments
+local day2 = require "raycai.day2"
+for name in pairs(day2.ACTIONS) do ACTIONS[name] = true end
 
 local USAGE = [[
-usage: raycai-run [OPTIONS] RECIPE [ACTION]
+usage: raycai-run [OPTIONS] RECIPE [ACTION] [ARGS]
        raycai-run test [DIR]    run the recipe specs (*_spec.lua) under DIR with busted
 
 RECIPE is a recipe file, or the name of a shipped recipe (raycai-run --list-recipes).
@@ -30,6 +33,18 @@ Actions:
   status    show the cluster's objects and their CML states (exit 3 if not healthy)
   down      stop and delete the cluster's applications (--purge: also its job and files)
   params    list the recipe's parameters with type, default, value and doc
+  submit [--name ID] [--rerun] [--detach] [--working-dir DIR] [--env K=V] [--cpu N] [--memory GB]
+         -- ENTRYPOINT...
+            run ENTRYPOINT as a Ray driver on the cluster (a CML job) and follow its output;
+            exit 0 when it succeeded, 1 when it failed or was stopped, 130 on Ctrl-C (stops it)
+  job list|status ID|logs [-f] ID|stop ID
+            the cluster's submissions
+  logs [setup|head|GROUP-I|GROUP|job ID] [-f] [--tail N] [--out-dir DIR]
+            the logs raycai keeps in the project (they outlive the applications and down)
+  env       shell lines that connect a driver in a CML session: eval "$(raycai-run RECIPE env)"
+
+Without a recipe:
+  raycai-run list [--project P | --all-projects]   every raycai cluster (--json)
 
 Options:
   --set KEY=VALUE   set a recipe parameter (repeatable; dotted keys: --set head.cpu=8)
@@ -82,6 +97,14 @@ function M.parse(args)
     local a = args[i]
     if only_positional or a:sub(1, 1) ~= "-" or a == "-" then
       opts.positional[#opts.positional + 1] = a
+      -- (issue 15) RECIPE submit|job|logs|env ... and list ...: the rest is the action's
+      local n = #opts.positional
+      if (n == 2 and day2.ACTIONS[a]) or (n == 1 and a == "list" and not fs.exists("list")) then
+        local day2_args, derr = day2.parse(a, { table.unpack(args, i + 1) }, opts)
+        if not day2_args then return nil, derr end
+        opts.day2 = day2_args
+        break
+      end
     elseif a == "--" then
       only_positional = true
     elseif a == "--set" then
@@ -295,6 +318,9 @@ function M.main(args)
     return EXIT.ok
   end
   if opts.list_recipes then return M.list_recipes() end
+  if opts.day2 and opts.positional[1] == "list" then  -- (issue 15) list: no recipe
+    return require("raycai.list").run(opts)
+  end
   if opts.positional[1] == "test" and not fs.exists("test") then
     -- raycai-run test [DIR]: the recipe specs (a recipe file named "test" still runs as one)
     local code, terr, tcode = require("raycai.test_runner").run { dir = opts.positional[2], verbose = opts.verbose }
@@ -310,7 +336,8 @@ function M.main(args)
   end
   if not opts.recipe then return usage_error("no recipe given; usage: raycai-run [OPTIONS] RECIPE [ACTION]") end
   if not ACTIONS[opts.action] then
-    return usage_error(("unknown action '%s'; use up, plan, status, down or params"):format(opts.action))
+    return usage_error(("unknown action '%s'; use up, plan, status, down, params, submit, job, logs or env")
+      :format(opts.action))
   end
   if opts.purge and opts.action ~= "down" then return usage_error("--purge goes with the down action") end
   local workload = require "raycai.cml.workload"
@@ -353,7 +380,7 @@ function M.main(args)
     return EXIT.usage
   end
   if opts.help then  -- help about this recipe: what it is and its parameters
-    ui.out(("%s: %s\n\nusage: raycai-run [OPTIONS] %s [up|plan|status|down|params]\n")
+    ui.out(("%s: %s\n\nusage: raycai-run [OPTIONS] %s [up|plan|status|down|params|submit|job|logs|env]\n")
       :format(r.name, r.doc ~= "" and r.doc or "(no description)", opts.recipe))
     print_params(r, values)
     return EXIT.ok

@@ -86,6 +86,9 @@ end
 --- Run `action` on ctx. Returns the exit code, or nil, err for a failure.
 function M.run(ctx, action)
   local r = ctx.recipe
+  -- (issue 15) day-2 actions: their module's run(ctx, args) returns the exit code
+  local day2 = require("raycai.day2").ACTIONS[action]
+  if day2 then return require(day2).run(ctx, ctx.options.day2) end
   -- what the recipe's settings expose, said on every plan and up (hooks.warnings)
   if r.hooks.warnings and (action == "up" or action == "plan") then r.hooks.warnings(ctx) end
   if action == "up" then

@@ -91,6 +91,8 @@ local function desired(ctx, st, role, rt, i)
     bypass_authentication = p.bypass_authentication,
     environment = env,
   }
+  -- (issue 15) the launcher's log name in .raycai/<cluster>/logs/: head, worker-1, <group>-<i>
+  env.RAYCAI_NODE = body.name:sub(#st.names.app_prefix + 1)
   local spec = hash.of({ body = body, script = script_hash(st, role), venv = st.scripts.by_role[role].fingerprint }, 12)
   return body, spec
 end

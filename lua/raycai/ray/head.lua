@@ -111,8 +111,11 @@ function M.apply(ctx)
       return nil, ("%s; %s; free capacity in the workspace or lower head.cpu/head.memory, then run up "
         .. "again (keep_partial=true waits until timeouts.head instead)"):format(res, removed)
     end
-    return nil, ("%s; look at the head application's logs in CML (project %s, application %s) and at "
-      .. "the setup log %s"):format(res, st.project.name, body.name, st.names.files.setup_log)
+    -- (issue 15) the launcher's own log in the project: raycai-run RECIPE logs head
+    local recipe = ctx.options.recipe or "RECIPE"
+    return nil, ("%s; see raycai-run %s logs head (or, when it has none, the application's logs in CML: "
+      .. "project %s, application %s) and the setup log (raycai-run %s logs setup)"):format(res, recipe,
+      st.project.name, body.name, recipe)
   end
   st.head = head
   -- how long this cluster's applications take to start: workers look first after about that

@@ -116,4 +116,13 @@ function M.all(p, names, rt)
 end
 
 
+--- (issue 15) One more template of the cluster (submit.py.tmpl), rendered with the variables of
+--- venv v. Returns the text or nil, err.
+function M.render(file, p, v)
+  local text, err = resource.read(M.TEMPLATES .. "/" .. file)
+  if not text then return nil, "template missing: " .. err end
+  return template.render(text, M.vars(p, v), { name = file })
+end
+
+
 return M

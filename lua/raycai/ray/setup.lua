@@ -436,6 +436,10 @@ function M.destroy(ctx)
       deleted = deleted + 1
     end
   end
+  -- (issue 15) the submitter jobs of `submit`: raycai-<cluster>-submit-<id>
+  local subs, serr = require("raycai.ray.submissions").purge(st)
+  if not subs then return nil, serr end
+  deleted = deleted + subs
   -- the cluster's venvs, unless another cluster's record names them
   local owners, oerr = read_owners(st.client, st.project.id, ctx.params)
   if not owners then return nil, "could not list the venv owners: " .. tostring(oerr) end

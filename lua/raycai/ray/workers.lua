@@ -190,7 +190,8 @@ function M.apply(ctx)
         .. "again (keep_partial=true keeps them waiting until timeouts.workers)"):format(werr,
         dok and ("removed the %d pending worker(s)"):format(#pending) or tostring(derr2))
     end
-    return nil, werr .. "; the head is up: run up again to replace failed workers, or down to remove the cluster"
+    return nil, werr .. require("raycai.ray.logs").hint(ctx, st, werr)  -- (issue 15)
+      .. "; the head is up: run up again to replace failed workers, or down to remove the cluster"
   end
   st.workers_ready = #names
   -- every application now uses this run's venvs: the cluster's older ones can go

@@ -1,0 +1,94 @@
+-- raycai.ray.jobs: `raycai-run RECIPE job list|status|logs [-f]|stop [ID]` (issue 15): the
+-- cluster's submissions, from their files in the project (raycai.ray.submissions).
+local subs = require "raycai.ray.submissions"
+local ui = require "raycai.ui"
+local term = require "raycai.term"
+local apps = require "raycai.ray.apps"
+
+local M = {}
+
+local SUBCOMMANDS = { list = true, status = true, logs = true, stop = true }
+
+
+--- "12s", "3m4s": the seconds between two ISO times, or "".
+local function duration(a, b)
+  local t0, t1 = apps.seconds(a), apps.seconds(b)
+  if not t0 then return "" end
+  if not t1 then return "" end
+  local s = math.max(0, math.floor(t1 - t0))
+  if s < 60 then return s .. "s" end
+  return ("%dm%ds"):format(s // 60, s % 60)
+end
+
+
+local function row(sub)
+  local s = sub.status or {}
+  return { id = sub.id, status = sub.state, entrypoint = sub.spec.entrypoint, start_time = s.start_time,
+           end_time = s.end_time, duration = duration(s.start_time, s.end_time), exit_code = s.exit_code,
+           message = s.message }
+end
+
+
+local function list(st)
+  local rows = { { "SUBMISSION", "STATUS", "START", "DURATION", "EXIT", "ENTRYPOINT" } }
+  local out = {}
+  for _, sid in ipairs(subs.ids(st)) do
+    local sub = subs.get(st, sid)
+    if sub then
+      local r = row(sub)
+      out[#out + 1] = r
+      rows[#rows + 1] = { r.id, r.status, r.start_time or "", r.duration,
+                          r.exit_code ~= nil and tostring(r.exit_code) or "", r.entrypoint or "" }
+    end
+  end
+  if ui.is_json() then ui.event("jobs", { jobs = out }) return 0 end
+  if #out == 0 then ui.out("no submissions") return 0 end
+  ui.table(rows)
+  return 0
+end
+
+
+function M.run(ctx, args)
+  local sub_cmd, sid = args.words[1] or "list", args.words[2]
+  if not SUBCOMMANDS[sub_cmd] then
+    ui.error(("unknown job command '%s'; use list, status ID, logs [-f] ID or stop ID"):format(sub_cmd))
+    return 2
+  end
+  if args.words[3] then ui.error(("unexpected argument '%s'"):format(args.words[3])) return 2 end
+  local st, err = subs.cluster(ctx)
+  if not st then ui.error(err) return 2 end
+  if sub_cmd == "list" then return list(st) end
+  if not sid then
+    local ids = subs.ids(st)
+    ui.error(("job %s needs a submission id; %s"):format(sub_cmd, #ids == 0 and "the cluster has none"
+      or ("the cluster's submissions: " .. table.concat(ids, ", "))))
+    return 2
+  end
+  local sub = subs.get(st, sid)
+  if not sub then ui.error(subs.unknown(st, sid)) return 2 end
+  if sub_cmd == "status" then
+    local r = row(sub)
+    ui.event("job_status", r)
+    if not ui.is_json() then
+      ui.out(("%s: %s%s"):format(sid, r.status, r.message and (" (" .. r.message .. ")") or ""))
+    end
+    return 0
+  elseif sub_cmd == "stop" then
+    if subs.TERMINAL[sub.state] then ui.out(("%s already ended: %s"):format(sid, sub.state)) return 0 end
+    local ok, serr = subs.stop(st, sid)
+    if not ok then ui.error(serr) return 1 end
+    ui.out(("stopping %s"):format(sid))
+    return 0
+  end
+  -- logs
+  if args.follow then
+    return subs.follow(ctx, st, sid, { recipe = ctx.options.recipe })
+  end
+  local text = st.client:download_file(st.project.id, subs.dir(st, sid) .. "/output.log") or ""
+  if ui.is_json() then ui.event("job_output", { submission_id = sid, text = text })
+  else term.write("stdout", text) end
+  return 0
+end
+
+
+return M

@@ -1,0 +1,234 @@
+-- raycai.ray.submissions: the submissions of a cluster, as files in the project and one CML job
+-- each. .raycai/<cluster>/jobs/<id>/ holds spec.json (raycai writes it before the run: the
+-- entrypoint, working dir, env), status.json (the submitter writes it: Ray's job states) and
+-- output.log (the submitter's tee of the entrypoint). The CML job is raycai-<cluster>-submit-<id>.
+-- Shared by submit, job and logs.
+local cluster = require "raycai.ray.cluster"
+local files = require "raycai.ray.files"
+local apps = require "raycai.ray.apps"
+local poll = require "raycai.ray.poll"
+local ui = require "raycai.ui"
+local term = require "raycai.term"
+local clock = require "raycai.clock"
+local cjson = require "cjson.safe"
+
+local M = {}
+
+M.TERMINAL = { SUCCEEDED = true, FAILED = true, STOPPED = true }
+local RUN_FINISHED = { ENGINE_SUCCEEDED = true, ENGINE_FAILED = true, ENGINE_TIMEDOUT = true,
+                       ENGINE_STOPPED = true, ENGINE_SKIPPED = true }
+M.RUN_FINISHED = RUN_FINISHED
+M.ID = "^[a-z0-9][a-z0-9%-]*$"
+M.MAX_ID = 40
+
+
+function M.dir(st, sid) return ("%s/jobs/%s"):format(st.names.dir, sid) end
+function M.job_name(st, sid) return ("%s%s-submit-%s"):format("raycai-", st.names.cluster, sid) end
+
+
+--- Check a submission id (--name): a DNS-label-like word, it becomes part of a CML job name.
+function M.check_id(sid)
+  if #sid > M.MAX_ID or not sid:match(M.ID) or sid:find("%-%-") or sid:sub(-1) == "-" then
+    return nil, ("submission name %q is not valid: use at most %d of a-z, 0-9 and single hyphens")
+      :format(sid, M.MAX_ID)
+  end
+  return true
+end
+
+
+--- The cluster's state for a day-2 action: st (prepared, project found) or nil, message.
+function M.cluster(ctx)
+  local st, err = cluster.prepare(ctx, false)
+  if not st then return nil, err end
+  if not st.project then
+    return nil, ("project %s has no cluster %s; run up first"):format(ctx.params.project, ctx.params.cluster)
+  end
+  return st
+end
+
+
+--- The JSON file at path decoded, or nil.
+local function read_json(st, path)
+  local data = st.client:download_file(st.project.id, path)
+  if not data then return nil end
+  local v = cjson.decode(data)
+  return type(v) == "table" and v or nil
+end
+M.read_json = read_json
+
+
+--- One submission: { id, spec, status (table or nil), state } or nil when it does not exist.
+function M.get(st, sid)
+  local entries = files.list(st.client, st.project.id, M.dir(st, sid))
+  if not entries or not entries["spec.json"] then return nil end
+  local sub = { id = sid, spec = read_json(st, M.dir(st, sid) .. "/spec.json") or {} }
+  sub.status = entries["status.json"] and read_json(st, M.dir(st, sid) .. "/status.json")
+  sub.state = sub.status and sub.status.status or "PENDING"
+  if not M.TERMINAL[sub.state] then
+    -- the submitter may have ended (stopped before it started, killed) without a word
+    local job, run = M.job_and_run(st, sid)
+    if job and run and RUN_FINISHED[run.status] then
+      sub.status = sub.status or {}
+      sub.state = run.status == "ENGINE_STOPPED" and "STOPPED" or "FAILED"
+      sub.status.message = ("the submitter's CML run %s ended %s without a result"):format(run.id, run.status)
+    end
+  end
+  return sub
+end
+
+
+--- Every submission id of the cluster, sorted.
+function M.ids(st)
+  local entries = files.list(st.client, st.project.id, st.names.dir .. "/jobs")
+  local out = {}
+  for name, f in pairs(entries or {}) do
+    if f.is_dir or f.is_dir == nil then out[#out + 1] = name end
+  end
+  table.sort(out)
+  return out
+end
+
+
+--- "unknown submission X; the cluster's submissions: a, b" (or "it has none").
+function M.unknown(st, sid)
+  local ids = M.ids(st)
+  return ("unknown submission '%s'; %s"):format(sid, #ids == 0 and ("cluster " .. st.names.cluster
+    .. " has no submissions") or ("the cluster's submissions: " .. table.concat(ids, ", ")))
+end
+
+
+--- The CML job of a submission and its newest run (false when none), or nil, err.
+function M.job_and_run(st, sid)
+  local job, err = cluster.find_named(st.client, "list_jobs", { st.project.id }, M.job_name(st, sid))
+  if not job then return job, err end
+  local runs, rerr = st.client:list_job_runs(st.project.id, job.id, { sort = "-created_at", page_size = 1 })
+  if not runs then return nil, rerr end
+  return job, runs.job_runs[1] or false
+end
+
+
+--- Stop the submission's active CML run (the submitter records STOPPED). true or nil, err.
+function M.stop(st, sid)
+  local job, run = M.job_and_run(st, sid)
+  if not job then return nil, "no CML job for submission " .. sid end
+  if not run or RUN_FINISHED[run.status] then return true, "not running" end
+  local ok, err = st.client:stop_job_run(st.project.id, job.id, run.id)
+  if not ok then return nil, ("could not stop the run %s of %s: %s"):format(run.id, job.name, tostring(err)) end
+  ui.object("stopped", "job_run", run.id, { submission_id = sid })
+  return true
+end
+
+
+--- down --purge: delete the cluster's submitter jobs (raycai-<cluster>-submit-*). Returns the
+--- number deleted or nil, err.
+function M.purge(st)
+  local prefix = M.job_name(st, "")
+  local list, err = cluster.list_all(st.client, "list_jobs", { st.project.id }, { search_filter = { name = prefix } })
+  if not list then return nil, "could not list the submitter jobs: " .. tostring(err) end
+  local n = 0
+  for _, job in ipairs(list) do
+    if job.name:sub(1, #prefix) == prefix then
+      local ok, derr = st.client:delete_job(st.project.id, job.id)
+      if not ok and derr.status ~= 404 then return nil, ("could not delete the job %s: %s"):format(job.name, tostring(derr)) end
+      ui.object("deleted", "job", job.name)
+      n = n + 1
+    end
+  end
+  return n
+end
+
+
+--- Print new output text (or a json event).
+local function emit(sid, text)
+  if text == "" then return end
+  if ui.is_json() then ui.event("job_output", { submission_id = sid, text = text })
+  else term.write("stdout", text) end
+end
+
+
+--- The exit code for a final state: 0 SUCCEEDED, 1 otherwise.
+function M.exit_code(state) return state == "SUCCEEDED" and 0 or 1 end
+
+
+--- Follow a submission: print its output.log as it grows (downloaded only when the listing shows
+--- it grew) until status.json says it ended, or its CML run ended without saying so.
+--- opts.recipe: for messages; opts.stop_on_interrupt: Ctrl-C stops the submission.
+--- Returns the exit code (0 succeeded, 1 failed or stopped, 130 interrupted).
+function M.follow(_ctx, st, sid, opts)
+  opts = opts or {}
+  local client, pid, dir = st.client, st.project.id, M.dir(st, sid)
+  local shown, last_status_size, final, turns = 0, nil, nil, 0
+  local function drain(entries)
+    local f = entries["output.log"]
+    local size = f and tonumber(f.file_size) or 0
+    if size <= shown then return false end
+    local data = client:download_file(pid, dir .. "/output.log")
+    if not data or #data <= shown then return false end
+    emit(sid, data:sub(shown + 1))
+    shown = #data
+    return true
+  end
+  local ok, err = poll.wait(function()
+    turns = turns + 1
+    local entries, lerr = files.list(client, pid, dir)
+    if not entries then return nil, lerr end
+    local grew = drain(entries)
+    local s = entries["status.json"]
+    local size = s and tonumber(s.file_size)
+    if size and size ~= last_status_size then
+      last_status_size = size
+      local status = read_json(st, dir .. "/status.json")
+      if status and M.TERMINAL[status.status] then
+        final = status
+        drain(files.list(client, pid, dir) or {})
+        return true
+      end
+    end
+    if turns % 5 == 0 then  -- the submitter may have died without a word
+      local job, run = M.job_and_run(st, sid)
+      if job and run and RUN_FINISHED[run.status] then
+        local again = files.list(client, pid, dir) or {}
+        drain(again)
+        local status = again["status.json"] and read_json(st, dir .. "/status.json")
+        final = status and M.TERMINAL[status.status] and status
+          or { status = "FAILED", message = ("the submitter's CML run %s ended %s without a result"):format(run.id, run.status) }
+        return true
+      end
+    end
+    return false, grew
+  end, { timeout = math.huge, first = 0.1, max = 1.0 })
+  if not ok then
+    if err ~= "interrupted" then
+      ui.error(("could not follow submission %s: %s"):format(sid, tostring(err)))
+      return 1
+    end
+    clock.clear_interrupt()  -- let the stop request through
+    if opts.stop_on_interrupt then
+      local sok, serr = M.stop(st, sid)
+      ui.error(sok and ("interrupted: stopped submission %s"):format(sid)
+        or ("interrupted: could not stop submission %s: %s"):format(sid, tostring(serr)))
+    else
+      ui.error(("interrupted: submission %s goes on; follow it with: raycai-run %s job logs -f %s")
+        :format(sid, opts.recipe or "RECIPE", sid))
+    end
+    return 130
+  end
+  ui.event("job_finished", { submission_id = sid, status = final.status, message = final.message,
+                             exit_code = final.exit_code })
+  if final.status ~= "SUCCEEDED" then
+    local msg = ("submission %s %s: %s"):format(sid, final.status, tostring(final.message or ""))
+    if final.reason == "head_unreachable" then
+      local list = apps.list(st)
+      local head = list and list[st.names.head]
+      msg = ("%s (head application %s is %s); see raycai-run %s logs head"):format(msg, st.names.head,
+        head and head.status or "absent", opts.recipe or "RECIPE")
+    end
+    ui.error(msg)
+  elseif not ui.is_json() then
+    ui.info(("submission %s SUCCEEDED"):format(sid))
+  end
+  return M.exit_code(final.status)
+end
+
+
+return M
