@@ -28,9 +28,11 @@ function M.values(ctx, st)
   if not info then return nil, ("the head has not published %s yet"):format(st.names.files.head_json) end
   local s, serr = setup.scripts(ctx, st)
   if not s then return nil, serr end
-  -- the credentials' location: the lead's token file goes in this folder (never its content)
+  -- the credentials' location (the head's token file of its generation), never their content
+  local token = require("raycai.ray.versions").has_token_auth(ctx.params.ray.version)
+    and ("%s/auth/%s.token"):format(st.names.dir, info.generation) or nil
   return { RAY_ADDRESS = info.address, RAYCAI_CLUSTER_DIR = st.names.dir, venv = s.by_role.head.dir,
-           generation = info.generation }
+           generation = info.generation, token_path = token }
 end
 
 
@@ -42,7 +44,9 @@ function M.run(ctx, args)
   if not v then ui.error(verr) return 2 end
   if ui.is_json() then
     ui.event("env", { RAY_ADDRESS = v.RAY_ADDRESS, RAYCAI_CLUSTER_DIR = "$HOME/" .. v.RAYCAI_CLUSTER_DIR,
-                      venv = "$HOME/" .. v.venv, generation = v.generation })
+                      venv = "$HOME/" .. v.venv, generation = v.generation,
+                      RAY_AUTH_MODE = v.token_path and "token" or nil,
+                      RAY_AUTH_TOKEN_PATH = v.token_path and ("$HOME/" .. v.token_path) or nil })
     return 0
   end
   term.write("stdout", table.concat({
@@ -51,6 +55,9 @@ function M.run(ctx, args)
     "export RAYCAI_CLUSTER_DIR=\"$HOME\"/" .. quote(v.RAYCAI_CLUSTER_DIR),
     "export VIRTUAL_ENV=\"$HOME\"/" .. quote(v.venv),
     "export PATH=\"$VIRTUAL_ENV/bin:$PATH\"",
+    -- Ray's token authentication: the driver reads the token from the file (never printed)
+    v.token_path and "export RAY_AUTH_MODE=token" or "unset RAY_AUTH_MODE",
+    v.token_path and ("export RAY_AUTH_TOKEN_PATH=\"$HOME\"/" .. quote(v.token_path)) or "unset RAY_AUTH_TOKEN_PATH",
     "" }, "\n"))
   return 0
 end
