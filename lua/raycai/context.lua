@@ -70,10 +70,11 @@ end
 
 local function print_plan(changes)
   local pending = require("raycai.recipe").pending(changes)
-  local rows = { { "ACTION", "KIND", "NAME", "DETAIL" } }
+  local rows = { { "ACTION", "KIND", "NAME", "DETAIL", "GROUP" } }
   for _, c in ipairs(changes) do
-    rows[#rows + 1] = { c.action, c.kind or "", c.name or "", c.detail or "" }
-    ui.event("plan_change", { action = c.action, kind = c.kind, name = c.name, detail = c.detail, step = c.step })
+    rows[#rows + 1] = { c.action, c.kind or "", c.name or "", c.detail or "", c.group or "" }
+    ui.event("plan_change", { action = c.action, kind = c.kind, name = c.name, detail = c.detail, step = c.step,
+                              group = c.group })
   end
   ui.table(rows)
   ui.out(pending == 0 and "No changes: the cluster matches the recipe."

@@ -53,7 +53,7 @@ end
 
 
 --- Make a recipe.
----@param def {name:string, doc?:string, params?:table, steps:table|fun(p:table):table}
+---@param def {name:string, doc?:string, params?:table, steps:table|fun(p:table):table, hooks?:table, launchers?:table}
 function M.new(def)
   if type(def) ~= "table" then user_error("recipe.new expects a table") end
   if type(def.name) ~= "string" or def.name == "" then user_error("recipe.new: name is required") end
@@ -67,7 +67,7 @@ function M.new(def)
   local hooks = {}
   for k, v in pairs(def.hooks or {}) do hooks[k] = v end
   return setmetatable({ name = def.name, doc = def.doc or "", params = def.params or {},
-                        steps = def.steps, hooks = hooks }, Recipe)
+                        steps = def.steps, hooks = hooks, launchers = def.launchers }, Recipe)
 end
 
 
@@ -241,7 +241,8 @@ function Recipe:with(def, extra)
   for k, v in pairs(self.hooks) do hooks[k] = v end
   for k, v in pairs(def.hooks or {}) do hooks[k] = v end
   return M.new { name = def.name or self.name, doc = def.doc or self.doc,
-                 params = retree(self.params, def.defaults), steps = steps, hooks = hooks }
+                 params = retree(self.params, def.defaults), steps = steps, hooks = hooks,
+                 launchers = self.launchers }
 end
 
 

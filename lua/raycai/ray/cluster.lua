@@ -196,7 +196,10 @@ end
 --- memory) plus a tenth, at least 8192.
 function M.shm_mb(p)
   if p.shm_mb > 0 then return math.floor(p.shm_mb) end
-  local biggest = math.max(p.head.memory, p.workers > 0 and p.worker.memory or 0)
+  local biggest = p.head.memory
+  for _, g in ipairs(require("raycai.ray.groups").of(p)) do
+    if g.workers > 0 then biggest = math.max(biggest, g.memory) end
+  end
   local store = p.ray.object_store_mb > 0 and p.ray.object_store_mb or biggest * 1024 * 0.3
   return math.max(8192, math.ceil(store * 1.1))
 end
@@ -296,34 +299,47 @@ function M.prepare(ctx, create)
 end
 
 
---- The runtime identifiers of head and workers: { head = id, worker = id } or nil, err.
+--- The runtime identifiers of the head and each worker group: { head = id, worker = id,
+--- [group] = id } or nil, err.
 function M.runtimes(ctx)
   local st = ctx.state.ray
   if st.runtime_ids then return st.runtime_ids end
   if st.runtime_error then return nil, st.runtime_error end
   local p = ctx.params
+  local list = require("raycai.ray.groups").of(p)
   local candidates, err
-  if p.head.runtime == "" and p.worker.runtime == "" and p.head.edition ~= p.worker.edition then
-    -- both by edition: one list of this kernel (and editor) serves both (one request, not two)
+  local by_edition, editions = true, { [p.head.edition] = true }
+  for _, g in ipairs(list) do
+    if g.runtime ~= "" then by_edition = false end
+    editions[g.edition] = true
+  end
+  if p.head.runtime == "" and by_edition and next(editions, next(editions)) ~= nil then
+    -- all by edition, several editions: one list of this kernel (and editor) serves them all
     local filter = { kernel = p.python.kernel }
     if p.python.editor ~= "" then filter.editor = p.python.editor end
     candidates, err = M.list_all(st.client, "list_runtimes", {}, { search_filter = filter })
     if not candidates then return nil, "could not list runtimes: " .. tostring(err) end
   end
+  local ids = {}
   local head
   head, err = M.resolve_runtime(st.client, st.runtimes, { runtime = p.head.runtime,
     edition = p.head.edition, kernel = p.python.kernel, editor = p.python.editor, role = "head" }, candidates)
   if not head then return nil, err end
-  local worker
-  worker, err = M.resolve_runtime(st.client, st.runtimes, { runtime = p.worker.runtime,
-    edition = p.worker.edition, kernel = p.python.kernel, editor = p.python.editor, role = "worker" }, candidates)
-  if not worker then return nil, err end
-  for _, id in ipairs { head, worker } do
+  ids.head = head
+  for _, g in ipairs(list) do
+    local id
+    id, err = M.resolve_runtime(st.client, st.runtimes, { runtime = g.runtime, edition = g.edition,
+      kernel = p.python.kernel, editor = p.python.editor,
+      role = g.name == "worker" and "worker" or ("groups." .. g.name) }, candidates)
+    if not id then return nil, err end
+    ids[g.name] = id
+  end
+  for _, id in pairs(ids) do
     local problem = versions.python_problem(p.ray.version, st.runtimes.kernels[id] or p.python.kernel)
     -- the recipe cannot work on this runtime: a usage error (exit 2), raised before any change
     if problem then error(setmetatable({ usage = true, message = problem }, context.UsageError), 0) end
   end
-  st.runtime_ids = { head = head, worker = worker }
+  st.runtime_ids = ids
   return st.runtime_ids
 end
 
