@@ -313,15 +313,18 @@ local function warnings(ctx)
 end
 
 
---- The folder of the recipe file that called into raycai (the first frame outside raycai's
---- library), or nil.
+--- The folder of the recipe file being run (raycai.sandbox), else of the first frame outside
+--- raycai's library (a recipe loaded some other way), else nil.
 local function caller_folder()
+  local resource = require "raycai.resource"
+  local file = require("raycai.sandbox").current_file()
+  if file then return resource.dirname(file) end
   for level = 2, 30 do
     local info = debug.getinfo(level, "S")
     if not info then break end
     local src = info.source or ""
     if info.what ~= "C" and src:sub(1, 1) == "@" and not src:find("raycai/[%w_/]+%.lua$") then
-      return src:sub(2):match("^(.*)/[^/]*$") or "."
+      return resource.dirname(src:sub(2))
     end
   end
   return nil
@@ -344,7 +347,7 @@ local function launcher_overrides(map, group_names)
       recipe.user_error(("launchers.%s: not a launcher (head, worker, setup or a group name)"):format(tostring(key)))
     end
     if type(path) ~= "string" or path == "" then recipe.user_error(("launchers.%s must be a file path"):format(key)) end
-    local full = path:sub(1, 1) == "/" and path or (folder .. "/" .. path)
+    local full = path:sub(1, 1) == "/" and path or require("raycai.resource").join(folder, path)
     local text, err = require("raycai.resource").read(full)
     if not text then
       recipe.user_error(("launchers.%s: template %s does not exist or cannot be read (%s); paths are relative "
