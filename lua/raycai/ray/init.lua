@@ -367,6 +367,10 @@ function M.recipe(def)
   local steps = { M.setup_venv, M.write_launchers, M.start_head, M.start_workers }
   for _, s in ipairs(def.extra_steps or {}) do steps[#steps + 1] = s end
   local tree = M.params(def.defaults)
+  -- the recipe's own defaults are checked now, so a bad one is an error at the recipe's line
+  local params = require "raycai.params"
+  local ok, verr = params.validate(tree, params.defaults(tree))
+  if not ok then recipe.user_error(verr) end
   local launchers = launcher_overrides(def.launchers, tree.groups)
   local r = recipe.new { name = def.name, doc = def.doc, params = tree, steps = steps, launchers = launchers }
   r.hooks.summary = summary
