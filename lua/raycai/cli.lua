@@ -14,7 +14,7 @@ local M = {}
 local EXIT = { ok = 0, failed = 1, usage = 2, pending = 3, interrupted = 130 }
 M.EXIT = EXIT
 
-local ACTIONS = { up = true, plan = true, status = true, down = true, params = true }
+local ACTIONS = require "raycai.actions"  -- one entry per action
 
 local USAGE = [[
 usage: raycai-run [OPTIONS] RECIPE [ACTION]
@@ -24,12 +24,7 @@ RECIPE is a recipe file, or the name of a shipped recipe (raycai-run --list-reci
 Deploy a Ray cluster described by a Lua recipe to a Cloudera AI (CML) workspace.
 
 Actions:
-  up        create or update everything the recipe describes (default)
-  plan      show what up would create, update or delete; changes nothing
-            (exit 0: nothing to do, 3: changes pending)
-  status    show the cluster's objects and their CML states (exit 3 if not healthy)
-  down      stop and delete the cluster's applications (--purge: also its job and files)
-  params    list the recipe's parameters with type, default, value and doc
+%ACTIONS%
 
 Options:
   --set KEY=VALUE   set a recipe parameter (repeatable; dotted keys: --set head.cpu=8)
@@ -55,6 +50,7 @@ Environment:
   RAYCAI_RECIPE_BUDGET  instructions recipe code may run at load, params and plan
   NO_COLOR          disable colours
 ]]
+USAGE = USAGE:gsub("%%ACTIONS%%", function() return ACTIONS.usage() end)
 
 
 --- After Ctrl-C: say what this run changed and how to converge.
@@ -248,8 +244,9 @@ local function run_action(r, action, values, opts)
     return EXIT.failed
   end
   local ok, result, err
-  if action == "plan" then clock.budget(recipe_budget()) end  -- plan evaluates recipe code only
-  ok, result, err = xpcall(function() return context.run(ctx, action) end, function(e)
+  local code
+  if ACTIONS[action].budget then clock.budget(recipe_budget()) end  -- plan evaluates recipe code only
+  ok, result, err, code = xpcall(function() return context.run(ctx, action) end, function(e)
     return { msg = e, trace = debug.traceback(tostring(e), 2) }
   end)
   local over_budget = clock.over_budget()
@@ -264,8 +261,9 @@ local function run_action(r, action, values, opts)
   end
   if clock.interrupted() then return report_interrupt(err) end
   if result == nil then
+    -- the user's failure: one line; its exit code when the action gave one
     ui.error(tostring(err))
-    return EXIT.failed
+    return code or EXIT.failed
   end
   return result
 end
@@ -273,7 +271,7 @@ end
 
 --- Run the action. Returns the exit code.
 local function dispatch(r, action, values, opts)
-  if action == "params" then
+  if ACTIONS[action].offline then  -- params: no context, no CML
     print_params(r, values)
     return EXIT.ok
   end
@@ -309,8 +307,8 @@ function M.main(args)
     return EXIT.ok
   end
   if not opts.recipe then return usage_error("no recipe given; usage: raycai-run [OPTIONS] RECIPE [ACTION]") end
-  if not ACTIONS[opts.action] then
-    return usage_error(("unknown action '%s'; use up, plan, status, down or params"):format(opts.action))
+  if type(ACTIONS[opts.action]) ~= "table" or not ACTIONS[opts.action].doc then
+    return usage_error(("unknown action '%s'; use %s"):format(opts.action, ACTIONS.names()))
   end
   if opts.purge and opts.action ~= "down" then return usage_error("--purge goes with the down action") end
   local workload = require "raycai.cml.workload"
@@ -353,7 +351,7 @@ function M.main(args)
     return EXIT.usage
   end
   if opts.help then  -- help about this recipe: what it is and its parameters
-    ui.out(("%s: %s\n\nusage: raycai-run [OPTIONS] %s [up|plan|status|down|params]\n")
+    ui.out(("%s: %s\n\nusage: raycai-run [OPTIONS] %s [" .. table.concat(ACTIONS.ORDER, "|") .. "]\n")
       :format(r.name, r.doc ~= "" and r.doc or "(no description)", opts.recipe))
     print_params(r, values)
     return EXIT.ok
