@@ -12,6 +12,13 @@ foreach(spec IN LISTS RAYCAI_SPECS)
     WORKING_DIRECTORY "${CMAKE_SOURCE_DIR}"
     ENVIRONMENT "RAYCAI_BUILD_DIR=${CMAKE_BINARY_DIR};RAYCAI_SOURCE_DIR=${CMAKE_SOURCE_DIR};NO_COLOR=1"
     TIMEOUT 300)
+  # one label per level (issue 13): tests/01-unit, tests/02-integration, tests/03-e2e
+  # (ctest -L unit); specs not sorted into a level yet get "unsorted"
+  if(rel MATCHES "^0[0-9]-([a-z0-9]+)/")
+    set_property(TEST "${name}" PROPERTY LABELS "${CMAKE_MATCH_1}")
+  else()
+    set_property(TEST "${name}" PROPERTY LABELS "unsorted")
+  endif()
   if(RAYCAI_SANITIZE)
     execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
                     OUTPUT_VARIABLE asan_lib OUTPUT_STRIP_TRAILING_WHITESPACE)
