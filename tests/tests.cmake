@@ -36,26 +36,26 @@ if(LUACHECK)
 endif()
 
 # --- memory safety ---
-# valgrind memcheck of raycai-run up/down against cml-sim (tests/valgrind_spec.lua, suppressions in
+# valgrind memcheck of raycai-run up/down against cml-sim (tests/03-e2e/valgrind_spec.lua, suppressions in
 # tests/valgrind.supp) and the libFuzzer targets under fuzz/ (-DRAYCAI_FUZZ=ON, clang only; see
 # docs/reliability.md "Memory safety").
 find_program(VALGRIND NAMES valgrind)
-if(TEST valgrind)
+if(TEST 03-e2e/valgrind)
   if(VALGRIND)
-    set_property(TEST valgrind APPEND PROPERTY ENVIRONMENT "RAYCAI_VALGRIND=${VALGRIND}")
+    set_property(TEST 03-e2e/valgrind APPEND PROPERTY ENVIRONMENT "RAYCAI_VALGRIND=${VALGRIND}")
   endif()
   # busted marks the test pending with this message when valgrind is missing
-  set_tests_properties(valgrind PROPERTIES SKIP_REGULAR_EXPRESSION "memcheck skipped")
+  set_tests_properties(03-e2e/valgrind PROPERTIES SKIP_REGULAR_EXPRESSION "memcheck skipped")
   if(RAYCAI_SANITIZE)
     # an ASan binary cannot run under valgrind; the plain build runs this test
-    set_tests_properties(valgrind PROPERTIES DISABLED TRUE)
+    set_tests_properties(03-e2e/valgrind PROPERTIES DISABLED TRUE)
   endif()
 endif()
 
-# The launchers' `ray start` argv parsed by Ray's own click options (tests/ray_cli_parse_spec.lua):
+# The launchers' `ray start` argv parsed by Ray's own click options (tests/02-integration/ray_cli_parse_spec.lua):
 # pending, so reported as skipped, when no Ray source tree is found.
-if(TEST ray_cli_parse)
-  set_tests_properties(ray_cli_parse PROPERTIES SKIP_REGULAR_EXPRESSION "ray cli parse check skipped")
+if(TEST 02-integration/ray_cli_parse)
+  set_tests_properties(02-integration/ray_cli_parse PROPERTIES SKIP_REGULAR_EXPRESSION "ray cli parse check skipped")
 endif()
 
 option(RAYCAI_FUZZ "Build the libFuzzer targets under fuzz/ (clang only)" OFF)
