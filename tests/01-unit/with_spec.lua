@@ -113,3 +113,23 @@ describe("recipe:with{}", function()
     assert.matches("no step named 'z'; the steps are: a, b", raised(function() return bad:step_list({}) end))
   end)
 end)
+
+
+describe("recipes/team_example.lua", function()
+  it("is gpu_cluster with its step after start_workers and nothing else changed", function()
+    local sandbox = require "raycai.sandbox"
+    local team = sandbox.run_file(sandbox.new("recipes/team_example.lua"), "recipes/team_example.lua")
+    local gpu = sandbox.run_file(sandbox.new("recipes/gpu_cluster.lua"), "recipes/gpu_cluster.lua")
+    assert.equal("setup_venv,write_launchers,start_head,start_workers,announce", names(team))
+    for i, s in ipairs(gpu:step_list({})) do
+      local t = team:step_list({})[i]
+      for _, fn in ipairs({ "plan", "apply", "destroy", "status", "early" }) do assert.equal(s[fn], t[fn]) end
+    end
+    local tv, gv = assert(team:values()), assert(gpu:values())
+    assert.equal("team-gpu", tv.cluster)
+    assert.equal(4, tv.workers)
+    assert.same(gv.head, tv.head)
+    assert.same(gv.worker, tv.worker)
+    assert.equal(gpu.hooks.summary, team.hooks.summary)
+  end)
+end)
