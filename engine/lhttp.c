@@ -23,6 +23,7 @@
 
 #define CLIENT_MT "raycai.http.client"
 #define BATCH_MT "raycai.http.batch"
+#define ERROR_MT "raycai.http.error"
 #define DEFAULT_MAX_BODY ((size_t)64 << 20)
 #define MAX_HEADER_BYTES ((size_t)1 << 20)
 #define POLL_MS 50
@@ -614,10 +615,27 @@ static const char *error_kind (const Transfer *t) {
 }
 
 
-/* Push the error table { kind, message, curl_code } of a failed transfer. */
+/* tostring(err) of an error table: its message (so assert(h:request{...}) prints the reason,
+   not "table: 0x..."). */
+static int error_tostring (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "message");
+  if (!lua_isstring(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "http request failed");
+  }
+  else
+    lua_tostring(L, -1);  /* a number message becomes a string */
+  return 1;
+}
+
+
+/* Push the error table { kind, message, curl_code } of a failed transfer; its metatable's
+   __tostring gives the message. */
 static void push_error (lua_State *L, Client *c, Transfer *t) {
   const char *kind = error_kind(t);
   lua_createtable(L, 0, 3);
+  luaL_setmetatable(L, ERROR_MT);
   lua_pushstring(L, kind);
   lua_setfield(L, -2, "kind");
   if (strcmp(kind, "too_large") == 0)
@@ -798,6 +816,10 @@ int luaopen_raycai_http (lua_State *L) {
   luaL_newmetatable(L, BATCH_MT);
   luaL_setfuncs(L, batch_meta, 0);
   lua_pop(L, 1);  /* pop batch metatable */
+  luaL_newmetatable(L, ERROR_MT);
+  lua_pushcfunction(L, error_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);  /* pop error metatable */
   luaL_newlib(L, http_funcs);
   /* curl_version() would also ask libldap its version, which loads its config and the SASL
      plugins (milliseconds at every start); curl_version_info does not */

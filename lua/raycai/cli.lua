@@ -14,10 +14,9 @@ local M = {}
 local EXIT = { ok = 0, failed = 1, usage = 2, pending = 3, interrupted = 130 }
 M.EXIT = EXIT
 
-local ACTIONS = { up = true, plan = true, status = true, down = true, params = true }
--- (issue 15) day-2 actions: raycai.day2 names their modules and parses their arguments
+local ACTIONS = require "raycai.actions"  -- one entry per action
+-- (issue 15) the day-2 actions' own arguments: raycai.day2 parses them
 local day2 = require "raycai.day2"
-for name in pairs(day2.ACTIONS) do ACTIONS[name] = true end
 
 local USAGE = [[
 usage: raycai-run [OPTIONS] RECIPE [ACTION] [ARGS]
@@ -27,21 +26,7 @@ RECIPE is a recipe file, or the name of a shipped recipe (raycai-run --list-reci
 Deploy a Ray cluster described by a Lua recipe to a Cloudera AI (CML) workspace.
 
 Actions:
-  up        create or update everything the recipe describes (default)
-  plan      show what up would create, update or delete; changes nothing
-            (exit 0: nothing to do, 3: changes pending)
-  status    show the cluster's objects and their CML states (exit 3 if not healthy)
-  down      stop and delete the cluster's applications (--purge: also its job and files)
-  params    list the recipe's parameters with type, default, value and doc
-  submit [--name ID] [--rerun] [--detach] [--working-dir DIR] [--env K=V] [--cpu N] [--memory GB]
-         -- ENTRYPOINT...
-            run ENTRYPOINT as a Ray driver on the cluster (a CML job) and follow its output;
-            exit 0 when it succeeded, 1 when it failed or was stopped, 130 on Ctrl-C (stops it)
-  job list|status ID|logs [-f] ID|stop ID
-            the cluster's submissions
-  logs [setup|head|GROUP-I|GROUP|job ID] [-f] [--tail N] [--out-dir DIR]
-            the logs raycai keeps in the project (they outlive the applications and down)
-  env       shell lines that connect a driver in a CML session: eval "$(raycai-run RECIPE env)"
+%ACTIONS%
 
 Without a recipe:
   raycai-run list [--project P | --all-projects]   every raycai cluster (--json)
@@ -70,6 +55,7 @@ Environment:
   RAYCAI_RECIPE_BUDGET  instructions recipe code may run at load, params and plan
   NO_COLOR          disable colours
 ]]
+USAGE = USAGE:gsub("%%ACTIONS%%", function() return ACTIONS.usage() end)
 
 
 --- After Ctrl-C: say what this run changed and how to converge.
@@ -99,7 +85,7 @@ function M.parse(args)
       opts.positional[#opts.positional + 1] = a
       -- (issue 15) RECIPE submit|job|logs|env ... and list ...: the rest is the action's
       local n = #opts.positional
-      if (n == 2 and day2.ACTIONS[a]) or (n == 1 and a == "list" and not fs.exists("list")) then
+      if (n == 2 and type(ACTIONS[a]) == "table" and ACTIONS[a].day2) or (n == 1 and a == "list" and not fs.exists("list")) then
         local day2_args, derr = day2.parse(a, { table.unpack(args, i + 1) }, opts)
         if not day2_args then return nil, derr end
         opts.day2 = day2_args
@@ -271,8 +257,9 @@ local function run_action(r, action, values, opts)
     return EXIT.failed
   end
   local ok, result, err
-  if action == "plan" then clock.budget(recipe_budget()) end  -- plan evaluates recipe code only
-  ok, result, err = xpcall(function() return context.run(ctx, action) end, function(e)
+  local code
+  if ACTIONS[action].budget then clock.budget(recipe_budget()) end  -- plan evaluates recipe code only
+  ok, result, err, code = xpcall(function() return context.run(ctx, action) end, function(e)
     return { msg = e, trace = debug.traceback(tostring(e), 2) }
   end)
   local over_budget = clock.over_budget()
@@ -287,8 +274,9 @@ local function run_action(r, action, values, opts)
   end
   if clock.interrupted() then return report_interrupt(err) end
   if result == nil then
+    -- the user's failure: one line; its exit code when the action gave one
     ui.error(tostring(err))
-    return EXIT.failed
+    return code or EXIT.failed
   end
   return result
 end
@@ -296,7 +284,7 @@ end
 
 --- Run the action. Returns the exit code.
 local function dispatch(r, action, values, opts)
-  if action == "params" then
+  if ACTIONS[action].offline then  -- params: no context, no CML
     print_params(r, values)
     return EXIT.ok
   end
@@ -335,9 +323,8 @@ function M.main(args)
     return EXIT.ok
   end
   if not opts.recipe then return usage_error("no recipe given; usage: raycai-run [OPTIONS] RECIPE [ACTION]") end
-  if not ACTIONS[opts.action] then
-    return usage_error(("unknown action '%s'; use up, plan, status, down, params, submit, job, logs or env")
-      :format(opts.action))
+  if type(ACTIONS[opts.action]) ~= "table" or not ACTIONS[opts.action].doc then
+    return usage_error(("unknown action '%s'; use %s"):format(opts.action, ACTIONS.names()))
   end
   if opts.purge and opts.action ~= "down" then return usage_error("--purge goes with the down action") end
   local workload = require "raycai.cml.workload"
@@ -380,7 +367,7 @@ function M.main(args)
     return EXIT.usage
   end
   if opts.help then  -- help about this recipe: what it is and its parameters
-    ui.out(("%s: %s\n\nusage: raycai-run [OPTIONS] %s [up|plan|status|down|params|submit|job|logs|env]\n")
+    ui.out(("%s: %s\n\nusage: raycai-run [OPTIONS] %s [" .. table.concat(ACTIONS.ORDER, "|") .. "]\n")
       :format(r.name, r.doc ~= "" and r.doc or "(no description)", opts.recipe))
     print_params(r, values)
     return EXIT.ok

@@ -1,6 +1,5 @@
 -- raycai.context: one run of one action. Holds the parameter values, the options, the state the
--- steps share, and (on first use) the connection to CML; prints plan and status results.
-local ui = require "raycai.ui"
+-- steps share, and (on first use) the connection to CML; runs an action of raycai.actions on it.
 
 local M = {}
 
@@ -68,57 +67,15 @@ function M.close(ctx)
 end
 
 
-local function print_plan(changes)
-  local pending = require("raycai.recipe").pending(changes)
-  local rows = { { "ACTION", "KIND", "NAME", "DETAIL" } }
-  for _, c in ipairs(changes) do
-    rows[#rows + 1] = { c.action, c.kind or "", c.name or "", c.detail or "" }
-    ui.event("plan_change", { action = c.action, kind = c.kind, name = c.name, detail = c.detail, step = c.step })
-  end
-  ui.table(rows)
-  ui.out(pending == 0 and "No changes: the cluster matches the recipe."
-         or ("%d change(s) pending; run 'up' to apply."):format(pending))
-  ui.event("plan_summary", { pending = pending })
-  return pending
-end
-
-
---- Run `action` on ctx. Returns the exit code, or nil, err for a failure.
+--- Run `action` (an entry of raycai.actions) on ctx. Returns the exit code, or nil, err[, code]
+--- for a failure.
 function M.run(ctx, action)
   local r = ctx.recipe
-  -- (issue 15) day-2 actions: their module's run(ctx, args) returns the exit code
-  local day2 = require("raycai.day2").ACTIONS[action]
-  if day2 then return require(day2).run(ctx, ctx.options.day2) end
+  local a = require("raycai.actions")[action]
+  if type(a) ~= "table" or not a.run then error("unknown action " .. tostring(action)) end
   -- what the recipe's settings expose, said on every plan and up (hooks.warnings)
-  if r.hooks.warnings and (action == "up" or action == "plan") then r.hooks.warnings(ctx) end
-  if action == "up" then
-    local ok, err = r:up(ctx)
-    if not ok then return nil, err end
-    return 0
-  elseif action == "down" then
-    local ok, err = r:down(ctx)
-    if not ok then return nil, err end
-    return 0
-  elseif action == "plan" then
-    local changes, err = r:plan(ctx)
-    if not changes then return nil, err end
-    return print_plan(changes) == 0 and 0 or 3
-  elseif action == "status" then
-    local rows, err = r:status(ctx)
-    if not rows then return nil, err end
-    local healthy = r.hooks.print_status and r.hooks.print_status(ctx, rows)
-    if healthy == nil then
-      healthy = true
-      local t = { { "KIND", "NAME", "STATE" } }
-      for _, row in ipairs(rows) do
-        t[#t + 1] = { row.kind or "", row.name or "", row.state or "" }
-        if row.healthy == false then healthy = false end
-      end
-      ui.table(t)
-    end
-    return healthy and 0 or 3
-  end
-  error("unknown action " .. tostring(action))
+  if r.hooks.warnings and a.warns then r.hooks.warnings(ctx) end
+  return a.run(ctx)
 end
 
 

@@ -1,15 +1,7 @@
--- raycai.day2: the actions that use a cluster once it is up (issue 15): which module runs each,
--- and their own arguments. cli.lua hands everything after the action word to parse(); the
--- module's run(ctx, args) returns the exit code.
+-- raycai.day2: the own arguments of the actions that use a cluster once it is up (issue 15;
+-- raycai.actions names their modules). cli.lua hands everything after the action word to
+-- parse(); the module's run(ctx, args) returns the exit code.
 local M = {}
-
---- action -> module; each module has run(ctx, args) -> exit code.
-M.ACTIONS = {
-  submit = "raycai.ray.submit",
-  job = "raycai.ray.jobs",
-  logs = "raycai.ray.logs",
-  env = "raycai.ray.env",
-}
 
 --- options taking a value, by action ("*": every day-2 action)
 local VALUED = {

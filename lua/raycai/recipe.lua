@@ -53,7 +53,7 @@ end
 
 
 --- Make a recipe.
----@param def {name:string, doc?:string, params?:table, steps:table|fun(p:table):table}
+---@param def {name:string, doc?:string, params?:table, steps:table|fun(p:table):table, hooks?:table, launchers?:table}
 function M.new(def)
   if type(def) ~= "table" then user_error("recipe.new expects a table") end
   if type(def.name) ~= "string" or def.name == "" then user_error("recipe.new: name is required") end
@@ -64,50 +64,185 @@ function M.new(def)
     for i, s in ipairs(def.steps) do check_step(s, i) end
   end
   params.flatten(def.params or {})  -- raises on a malformed tree
+  local hooks = {}
+  for k, v in pairs(def.hooks or {}) do hooks[k] = v end
   return setmetatable({ name = def.name, doc = def.doc or "", params = def.params or {},
-                        steps = def.steps, hooks = def.hooks or {} }, Recipe)
+                        steps = def.steps, hooks = hooks, launchers = def.launchers }, Recipe)
 end
 
 
 function M.is_recipe(v) return getmetatable(v) == Recipe end
 
 
---- Copy a recipe with other parameter defaults (teams reuse a recipe with their own defaults).
----@param overrides table  nested { path = value } of new defaults, e.g. { workers = 4, head = { cpu = 8 } }
----@param extra? {name?:string, doc?:string, steps?:table}
-function Recipe:with(overrides, extra)
-  local function retree(tree, over, prefix)
-    local out = {}
-    for k, v in pairs(tree) do
-      local path = prefix and (prefix .. "." .. k) or k
-      local o = over and over[k]
-      if params.is_param(v) then
-        if o ~= nil then
-          local p = setmetatable({}, getmetatable(v))
-          for pk, pv in pairs(v) do p[pk] = pv end
-          p.default = o
-          local ok, err = params.check(p, path, o)
-          if not ok then user_error(err) end
-          out[k] = p
-        else
-          out[k] = v
-        end
-      else
-        out[k] = retree(v, o, path)
+-- The keys of the one-table form of Recipe:with.
+local WITH_KEYS = { name = true, doc = true, defaults = true, before = true, after = true,
+                    replace = true, remove = true, steps = true, hooks = true }
+
+
+--- A copy of a parameter tree with new defaults `over` (checked against the parameters), sharing
+--- no table with the original: every leaf is a new param.
+local function retree(tree, over, prefix)
+  local out = {}
+  for k, v in pairs(tree) do
+    local path = prefix and (prefix .. "." .. k) or k
+    local o = over and over[k]
+    if params.is_param(v) then
+      local p = setmetatable({}, getmetatable(v))
+      for pk, pv in pairs(v) do p[pk] = pv end
+      if o ~= nil then
+        p.default = o
+        local ok, err = params.check(p, path, o)
+        if not ok then user_error(err) end
       end
-    end
-    for k in pairs(over or {}) do
-      if tree[k] == nil then
-        local hint = params.suggest(tree, (prefix and prefix .. "." or "") .. k)
-        user_error(("with(): no parameter '%s'%s"):format(k, hint and ("; did you mean '" .. hint .. "'?") or ""))
+      out[k] = p
+    else
+      if o ~= nil and type(o) ~= "table" then
+        user_error(("with(): '%s' is a group of parameters; give a table such as %s = { ... }"):format(path, k))
       end
+      out[k] = retree(v, o, path)
     end
-    return out
   end
-  extra = extra or {}
-  return M.new { name = extra.name or self.name, doc = extra.doc or self.doc,
-                 params = retree(self.params, overrides), steps = extra.steps or self.steps,
-                 hooks = self.hooks }
+  for k in pairs(over or {}) do
+    if tree[k] == nil then
+      local hint = params.suggest(tree, (prefix and prefix .. "." or "") .. k)
+      user_error(("with(): no parameter '%s'%s"):format((prefix and prefix .. "." or "") .. tostring(k),
+        hint and ("; did you mean '" .. hint .. "'?") or ""))
+    end
+  end
+  return out
+end
+
+
+--- A copy of a step (the tables of a module's step are shared by every recipe using it).
+local function copy_step(step)
+  local out = {}
+  for k, v in pairs(step) do out[k] = v end
+  return out
+end
+
+
+--- One step or a list of steps, as a list of copies; `what` names the edit for an error.
+local function step_values(v, what)
+  if type(v) ~= "table" then user_error(("with(): %s must be a step or a list of steps"):format(what)) end
+  local list = v.name ~= nil and { v } or v
+  local out = {}
+  for i, s in ipairs(list) do
+    check_step(s, i)
+    out[i] = copy_step(s)
+  end
+  if #out == 0 then user_error(("with(): %s is an empty list of steps"):format(what)) end
+  return out
+end
+
+
+local function step_names(steps)
+  local names = {}
+  for i, s in ipairs(steps) do names[i] = s.name end
+  return table.concat(names, ", ")
+end
+
+
+--- Apply before/after/replace/remove (maps keyed by step name; remove: a list of names or a
+--- set) to a step list. Every name must be a step of the list. Returns a new list of copies.
+local function compose(steps, edit, raise)
+  local index = {}
+  for i, s in ipairs(steps) do index[s.name] = i end
+  local function known(name, key)
+    if type(name) ~= "string" or not index[name] then
+      raise(("with(): %s: no step named '%s'; the steps are: %s"):format(key, tostring(name), step_names(steps)))
+    end
+  end
+  local removed, before, after, replace = {}, {}, {}, {}
+  for k, v in pairs(edit.remove or {}) do
+    local name = type(k) == "number" and v or k
+    known(name, "remove")
+    removed[name] = true
+  end
+  for key, into in pairs({ before = before, after = after, replace = replace }) do
+    local map = edit[key]
+    if map ~= nil and type(map) ~= "table" then
+      raise(("with(): %s must be a table { step_name = step }"):format(key))
+    end
+    for name, v in pairs(map or {}) do
+      known(name, key)
+      into[name] = step_values(v, ("%s.%s"):format(key, name))
+    end
+  end
+  for name in pairs(replace) do
+    if removed[name] then raise(("with(): step '%s' is both replaced and removed"):format(name)) end
+  end
+  local out = {}
+  local function add(list) for _, s in ipairs(list) do out[#out + 1] = s end end
+  for _, s in ipairs(steps) do
+    add(before[s.name] or {})
+    if replace[s.name] then add(replace[s.name])
+    elseif not removed[s.name] then add({ copy_step(s) }) end
+    add(after[s.name] or {})
+  end
+  local seen = {}
+  for _, s in ipairs(out) do
+    if seen[s.name] then
+      raise(("with(): two steps are named '%s'; step names must be unique (the steps are: %s)")
+        :format(s.name, step_names(out)))
+    end
+    seen[s.name] = true
+  end
+  return out
+end
+
+
+--- A copy of the recipe, changed (teams reuse a recipe with their own defaults and steps):
+---   recipe:with { name=, doc=, defaults = { ... }, before = { step = s }, after = { step = s },
+---                 replace = { step = s }, remove = { "step" }, steps = {...}, hooks = {...} }
+--- Steps are addressed by name; an unknown name is a recipe error at the caller's line. The copy
+--- shares no mutable table with the original (parameters, steps, hooks are copied).
+--- The older form with(defaults, { name, doc, steps }) still works: a table without any of the
+--- keys above is taken as defaults (docs/recipes.md).
+---@param def table
+---@param extra? {name?:string, doc?:string, steps?:table}
+function Recipe:with(def, extra)
+  if type(def) ~= "table" then user_error("with() expects a table: recipe:with { defaults = { ... }, after = { ... } }") end
+  local known, other = false, nil
+  for k in pairs(def) do
+    if WITH_KEYS[k] then known = true else other = other or k end
+  end
+  if extra == nil and known and other ~= nil then
+    -- a table mixing the two forms is a mistake, not old-style defaults
+    user_error(("with(): unknown key '%s' (keys: name, doc, defaults, before, after, replace, remove, "
+      .. "steps, hooks); parameter defaults go in defaults = { %s = ... }"):format(tostring(other), tostring(other)))
+  end
+  local new_form = extra == nil and other == nil
+  if not new_form then
+    extra = extra or {}
+    if type(extra) ~= "table" then user_error("with(defaults, extra): extra must be a table { name, doc, steps }") end
+    def = { defaults = def, name = extra.name, doc = extra.doc, steps = extra.steps }
+  end
+  if def.defaults ~= nil and type(def.defaults) ~= "table" then user_error("with(): defaults must be a table") end
+  if def.name ~= nil and (type(def.name) ~= "string" or def.name == "") then user_error("with(): name must be a string") end
+  local steps = self.steps
+  if def.steps ~= nil then
+    if type(def.steps) ~= "table" then user_error("with(): steps must be a list of steps") end
+    steps = def.steps
+  end
+  local edit = { before = def.before, after = def.after, replace = def.replace, remove = def.remove }
+  if type(steps) == "table" then
+    for i, s in ipairs(steps) do check_step(s, i) end
+    steps = compose(steps, edit, user_error)
+  else
+    -- steps chosen by parameter values: the edits apply to each list it returns
+    local f = steps
+    if next(edit) ~= nil then
+      steps = function(values)
+        return compose(f(values), edit, function(msg) error(msg, 0) end)
+      end
+    end
+  end
+  local hooks = {}
+  for k, v in pairs(self.hooks) do hooks[k] = v end
+  for k, v in pairs(def.hooks or {}) do hooks[k] = v end
+  return M.new { name = def.name or self.name, doc = def.doc or self.doc,
+                 params = retree(self.params, def.defaults), steps = steps, hooks = hooks,
+                 launchers = self.launchers }
 end
 
 

@@ -231,6 +231,17 @@ function M.require(self, name, level)
 end
 
 
+-- The files being run, innermost last (a recipe requiring another recipe nests them).
+local running = {}
+
+
+--- The recipe or module file whose chunk is running now (innermost), or nil: raycai.ray
+--- resolves a recipe's launcher templates against its folder.
+function M.current_file()
+  return running[#running]
+end
+
+
 --- Load and run a file in a fresh strict environment; returns what the chunk returns.
 --- Raises "file:line: message" for syntax and runtime errors.
 function M.run_file(self, path)
@@ -244,6 +255,7 @@ function M.run_file(self, path)
   -- (`return recipe.new{...}`) its frame is gone, and an error raised there has no position.
   local source = "@" .. display
   local prev_source, prev_line = clock.track_lines(source)
+  running[#running + 1] = display
   local results = table.pack(xpcall(chunk, function(e)
     if type(e) == "string" and not e:match("^[^\n]-%.lua:%d+:") then
       local last_line = clock.last_line()
@@ -251,6 +263,7 @@ function M.run_file(self, path)
     end
     return e
   end))
+  running[#running] = nil
   clock.track_lines(prev_source, prev_line)
   if not results[1] then error(results[2], 0) end
   return table.unpack(results, 2, results.n)

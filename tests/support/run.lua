@@ -6,7 +6,7 @@ local M = {}
 M.build = os.getenv("RAYCAI_BUILD_DIR") or "build"
 M.exe = M.build .. "/raycai-run"
 
---- A package index password specs put in index URLs (tests/secrets_spec.lua): like the key,
+--- A package index password specs put in index URLs (tests/03-e2e/secrets_spec.lua): like the key,
 --- no output of any spec may show it.
 M.INDEX_PASSWORD = "idx-PASSWORD-3c5e7a9b"
 

@@ -14,8 +14,9 @@ local ray = {}
 ---@field project? string
 ---@field cluster? string
 ---@field workers? integer
----@field head? { cpu?: number, memory?: number, gpu?: integer, edition?: string, runtime?: string }
----@field worker? { cpu?: number, memory?: number, gpu?: integer, edition?: string, runtime?: string }
+---@field head? { cpu?: number, memory?: number, gpu?: integer, edition?: string, runtime?: string, ray_args?: string[] }
+---@field worker? { cpu?: number, memory?: number, gpu?: integer, edition?: string, runtime?: string, ray_args?: string[] }
+---@field groups? table<string, raycai.ray.GroupDefaults>|raycai.ray.GroupDefaults[] named worker groups beside the default group `worker`
 ---@field python? { kernel?: string, editor?: string }
 ---@field ray? { version?: string, packages?: string[], index_url?: string, find_links?: string, gcs_port?: integer, start_retries?: integer }
 ---@field setup? { cpu?: number, memory?: number }
@@ -25,11 +26,24 @@ local ray = {}
 ---@field parallel? integer
 ---@field timeouts? { project?: integer, setup?: integer, head?: integer, workers?: integer, head_wait?: integer, ray_start?: integer, lock?: integer }
 
+--- A named worker group (applications raycai-<cluster>-<name>-<i>); in the list form it has a name.
+---@class raycai.ray.GroupDefaults
+---@field name? string a DNS label of at most 20 characters, not head, setup, submit or worker
+---@field workers? integer
+---@field cpu? number
+---@field memory? number
+---@field gpu? integer
+---@field edition? string
+---@field runtime? string
+---@field env? table<string, string> besides the cluster's env
+---@field ray_args? string[] extra `ray start` arguments (e.g. --resources=..., --labels=...)
+
 ---@class raycai.ray.RecipeDef
 ---@field name string
 ---@field doc? string
 ---@field defaults? raycai.ray.Defaults
 ---@field extra_steps? raycai.Step[] run after the four Ray steps
+---@field launchers? table<string, string> template overrides (head, worker, setup or a group name), relative to the recipe's folder
 
 --- A Ray cluster recipe: the four steps, the summary after up, the status table and the lock.
 ---@param def raycai.ray.RecipeDef
@@ -40,5 +54,17 @@ function ray.recipe(def) end
 ---@param d? raycai.ray.Defaults
 ---@return table tree of raycai.Param
 function ray.params(d) end
+
+--- The parameters of the named worker groups of defaults d (groups.<name>.*); a bad group name
+--- raises a recipe error.
+---@param d raycai.ray.Defaults
+---@return table tree of raycai.Param
+function ray.group_params(d) end
+
+--- Check a list of extra `ray start` arguments: none of the flags raycai sets, no shell syntax.
+---@param list string[]
+---@return true|nil ok
+---@return string? err
+function ray.check_ray_args(list) end
 
 return ray

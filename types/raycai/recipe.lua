@@ -111,12 +111,25 @@ function recipe.pending(changes) end
 ---@param msg string
 function recipe.user_error(msg) end
 
---- A copy with other parameter defaults (checked against the parameters' types), and
---- optionally another name, doc or step list.
----@param overrides table nested new defaults, e.g. { workers = 4, head = { cpu = 8 } }
+--- What recipe:with takes: a copy's name, doc, defaults and step edits (by step name).
+---@class raycai.WithDef
+---@field name? string
+---@field doc? string
+---@field defaults? table nested new defaults, e.g. { workers = 4, head = { cpu = 8 } }
+---@field before? table<string, raycai.Step|raycai.Step[]> insert before the named step
+---@field after? table<string, raycai.Step|raycai.Step[]> insert after the named step
+---@field replace? table<string, raycai.Step|raycai.Step[]> put in the named step's place
+---@field remove? string[]|table<string, boolean> drop the named steps
+---@field steps? raycai.Step[] a whole new step list (the edits apply to it)
+---@field hooks? raycai.Hooks hooks to replace
+
+--- A copy, changed: other defaults (checked against the parameters' types), steps inserted,
+--- replaced or removed by name. Shares no mutable table with the original. The older form
+--- with(defaults, { name, doc, steps }) still works.
+---@param def raycai.WithDef|table
 ---@param extra? { name?: string, doc?: string, steps?: raycai.Step[] }
 ---@return raycai.Recipe
-function Recipe:with(overrides, extra) end
+function Recipe:with(def, extra) end
 
 --- The steps for these parameter values (calls def.steps when it is a function).
 ---@param values table

@@ -59,35 +59,56 @@ function M.new_generation()
 end
 
 
---- The hash of a role's launcher script, computed once per run (not once per worker).
+--- The hash of a role's launcher script ("head" or a group name), computed once per run (not
+--- once per worker).
 local function script_hash(st, role)
   st.script_hashes = st.script_hashes or {}
   local h = st.script_hashes[role]
   if not h then
-    h = hash.hex(role == "head" and st.scripts.head or st.scripts.worker)
+    h = hash.hex(st.scripts[role])
     st.script_hashes[role] = h
   end
   return h
 end
 
 
---- The application body for a role ("head" or "worker"), without generation; and its spec hash.
+--- The group of this name among the run's groups.
+local function group_of(st, name)
+  for _, g in ipairs(st.scripts.groups) do if g.name == name then return g end end
+  error("no worker group " .. tostring(name))
+end
+
+
+--- The application body for the head (role "head") or worker i of a group (role: the group's
+--- name, "worker" for the default group), without generation; and its spec hash.
 local function desired(ctx, st, role, rt, i)
   local p = ctx.params
-  local r = role == "head" and p.head or p.worker
   local env = {}
   for k, v in pairs(p.env) do env[k] = tostring(v) end
+  local body
+  if role == "head" then
+    body = { name = st.names.head, subdomain = st.names.head_subdomain, script = st.names.files.head,
+             cpu = p.head.cpu, memory = p.head.memory, gpu = p.head.gpu }
+  else
+    local g = group_of(st, role)
+    for k, v in pairs(g.env) do env[k] = tostring(v) end
+    -- the default group's applications keep their historic environment (and so their spec hash)
+    if role ~= "worker" then env.RAYCAI_GROUP = role end
+    body = { name = st.names.group_app(role, i), subdomain = st.names.group_subdomain(role, i),
+             script = st.names.group_script(role), cpu = g.cpu, memory = g.memory, gpu = g.gpu }
+  end
   env.RAYCAI_CLUSTER = p.cluster
-  env.RAYCAI_ROLE = role
-  local body = {
-    name = role == "head" and st.names.head or st.names.worker(i),
-    subdomain = role == "head" and st.names.head_subdomain or st.names.worker_subdomain(i),
-    description = ("Ray %s of cluster %s (managed by raycai)"):format(role, p.cluster),
-    script = role == "head" and st.names.files.head or st.names.files.worker,
-    cpu = r.cpu,
-    memory = r.memory,
-    nvidia_gpu = r.gpu,
-    runtime_identifier = role == "head" and rt.head or rt.worker,
+  env.RAYCAI_ROLE = role == "head" and "head" or "worker"
+  body = {
+    name = body.name,
+    subdomain = body.subdomain,
+    description = ("Ray %s of cluster %s (managed by raycai)"):format(
+      role == "head" and "head" or role == "worker" and "worker" or ("worker (group " .. role .. ")"), p.cluster),
+    script = body.script,
+    cpu = body.cpu,
+    memory = body.memory,
+    nvidia_gpu = body.gpu,  -- CML's name for the GPU count: only here, where the body is built
+    runtime_identifier = rt[role],
     bypass_authentication = p.bypass_authentication,
     environment = env,
   }
@@ -102,13 +123,28 @@ end
 --- within a run.
 function M.desired(ctx, st, role, rt, i)
   st.desired = st.desired or {}
-  local key = role .. (i or "")
+  local key = role .. "#" .. (i or "")
   local memo = st.desired[key]
   if not memo then
     memo = { desired(ctx, st, role, rt, i) }
     st.desired[key] = memo
   end
   return memo[1], memo[2]
+end
+
+
+--- The worker group of one of the cluster's applications: a group name, or nil when it is not a
+--- worker (the head, or another cluster's application sharing the name prefix). A named group's
+--- applications say so in RAYCAI_GROUP; a group removed from the recipe is found the same way.
+function M.group_of_app(st, app)
+  if st.names.worker_index(app.name) then return "worker" end
+  local env = env_of(app)
+  local g = env.RAYCAI_GROUP
+  if type(g) == "string" and env.RAYCAI_ROLE == "worker" and env.RAYCAI_CLUSTER == st.names.cluster
+     and st.names.group_index(g, app.name) then
+    return g
+  end
+  return nil
 end
 
 

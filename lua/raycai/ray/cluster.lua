@@ -196,7 +196,10 @@ end
 --- memory) plus a tenth, at least 8192.
 function M.shm_mb(p)
   if p.shm_mb > 0 then return math.floor(p.shm_mb) end
-  local biggest = math.max(p.head.memory, p.workers > 0 and p.worker.memory or 0)
+  local biggest = p.head.memory
+  for _, g in ipairs(require("raycai.ray.groups").of(p)) do
+    if g.workers > 0 then biggest = math.max(biggest, g.memory) end
+  end
   local store = p.ray.object_store_mb > 0 and p.ray.object_store_mb or biggest * 1024 * 0.3
   return math.max(8192, math.ceil(store * 1.1))
 end
@@ -223,6 +226,34 @@ local function raise_shm(ctx, client, project)
   ui.object("updated", "project", project.name, { shared_memory_limit = want })
   return true
 end
+
+
+--- The run state the Ray steps share: ctx.state.ray, made by M.prepare. Who writes each field
+--- is named after it; a step reads only what the steps before it (or its own plan) wrote.
+---@class raycai.ray.State
+---@field client table          the CML client (raycai.cml), from ctx:client()
+---@field names table           raycai.ray.naming.for_cluster(cluster, project id)
+---@field project table|false|nil the project ({ id, name, ... }); false: looked up and missing (prepare)
+---@field fresh? boolean        the project was created by this run: it holds nothing yet (prepare)
+---@field runtimes table        runtime resolution cache, with .kernels by identifier (prepare, runtimes)
+---@field runtime_ids? table<string,string> identifier by role: head, worker, <group> (M.runtimes)
+---@field runtime_error? string why the runtimes could not be resolved (prepare)
+---@field shm_raised? boolean   up raised the project's shared memory already (prepare)
+---@field scripts? table        rendered setup scripts and launchers: launcher_text.all (setup.scripts)
+---@field plan_entries? table   the cluster folder's listing from setup_venv's plan (setup)
+---@field job? table            the setup job (setup)
+---@field owners? table         venv ownership records (setup)
+---@field launchers_written? table write_launchers' early result (launchers)
+---@field generation? string    the head's generation (head)
+---@field head? table           the head application (head)
+---@field head_address? string  host:port from head.json (head, summary)
+---@field head_json_read? boolean head.json was read once this run (summary)
+---@field app_start_seconds? number how long the head took to start (head; workers' first look)
+---@field app_list? table       the cluster's applications by name, listed once (apps.listed)
+---@field desired? table        memoized bodies and spec hashes by role#index (apps.desired)
+---@field script_hashes? table  hash of each role's launcher (apps)
+---@field workers_ready? integer workers RUNNING (workers)
+---@field deleted_workers? table workers deleted by down, for the head's wait (workers.destroy)
 
 
 --- Prepare the cluster for a step. With create=true (up) a missing project is created; without
@@ -296,34 +327,47 @@ function M.prepare(ctx, create)
 end
 
 
---- The runtime identifiers of head and workers: { head = id, worker = id } or nil, err.
+--- The runtime identifiers of the head and each worker group: { head = id, worker = id,
+--- [group] = id } or nil, err.
 function M.runtimes(ctx)
   local st = ctx.state.ray
   if st.runtime_ids then return st.runtime_ids end
   if st.runtime_error then return nil, st.runtime_error end
   local p = ctx.params
+  local list = require("raycai.ray.groups").of(p)
   local candidates, err
-  if p.head.runtime == "" and p.worker.runtime == "" and p.head.edition ~= p.worker.edition then
-    -- both by edition: one list of this kernel (and editor) serves both (one request, not two)
+  local by_edition, editions = true, { [p.head.edition] = true }
+  for _, g in ipairs(list) do
+    if g.runtime ~= "" then by_edition = false end
+    editions[g.edition] = true
+  end
+  if p.head.runtime == "" and by_edition and next(editions, next(editions)) ~= nil then
+    -- all by edition, several editions: one list of this kernel (and editor) serves them all
     local filter = { kernel = p.python.kernel }
     if p.python.editor ~= "" then filter.editor = p.python.editor end
     candidates, err = M.list_all(st.client, "list_runtimes", {}, { search_filter = filter })
     if not candidates then return nil, "could not list runtimes: " .. tostring(err) end
   end
+  local ids = {}
   local head
   head, err = M.resolve_runtime(st.client, st.runtimes, { runtime = p.head.runtime,
     edition = p.head.edition, kernel = p.python.kernel, editor = p.python.editor, role = "head" }, candidates)
   if not head then return nil, err end
-  local worker
-  worker, err = M.resolve_runtime(st.client, st.runtimes, { runtime = p.worker.runtime,
-    edition = p.worker.edition, kernel = p.python.kernel, editor = p.python.editor, role = "worker" }, candidates)
-  if not worker then return nil, err end
-  for _, id in ipairs { head, worker } do
+  ids.head = head
+  for _, g in ipairs(list) do
+    local id
+    id, err = M.resolve_runtime(st.client, st.runtimes, { runtime = g.runtime, edition = g.edition,
+      kernel = p.python.kernel, editor = p.python.editor,
+      role = g.name == "worker" and "worker" or ("groups." .. g.name) }, candidates)
+    if not id then return nil, err end
+    ids[g.name] = id
+  end
+  for _, id in pairs(ids) do
     local problem = versions.python_problem(p.ray.version, st.runtimes.kernels[id] or p.python.kernel)
     -- the recipe cannot work on this runtime: a usage error (exit 2), raised before any change
     if problem then error(setmetatable({ usage = true, message = problem }, context.UsageError), 0) end
   end
-  st.runtime_ids = { head = head, worker = worker }
+  st.runtime_ids = ids
   return st.runtime_ids
 end
 

@@ -120,7 +120,7 @@ function M.apply(ctx)
   st.head = head
   -- how long this cluster's applications take to start: workers look first after about that
   st.app_start_seconds = apps.start_seconds(res[body.name])
-  if ctx.params.workers == 0 then
+  if require("raycai.ray.groups").total(ctx.params) == 0 then
     -- with workers, the summary reads head.json once they have joined (and so it exists)
     local info = M.head_info(st, st.generation)
     st.head_address = info and info.address

@@ -7,6 +7,7 @@ local clock = require "raycai.clock"
 local naming = require "raycai.ray.naming"
 local apps = require "raycai.ray.apps"
 local versions = require "raycai.ray.versions"
+local groups = require "raycai.ray.groups"
 
 local M = {}
 
@@ -67,9 +68,36 @@ end
 local function pick(v, default) if v == nil then return default end return v end
 
 
+-- `ray start` flags raycai sets itself (a ray_args entry naming one is refused).
+local OWNED_FLAGS = { "--head", "--address", "--port", "--block", "--node-ip-address", "--dashboard-" }
+
+
+--- ray_args: extra `ray start` arguments, one list entry per argv word (no shell runs them).
+local function ray_args(list)
+  for _, a in ipairs(list) do
+    for _, flag in ipairs(OWNED_FLAGS) do
+      local head = a:match("^(%-%-[%w%-]+)") or ""
+      if head == flag or (flag:sub(-1) == "-" and head:sub(1, #flag) == flag) then
+        return nil, ("'%s': raycai sets %s itself; remove it from ray_args"):format(a, flag:sub(-1) == "-"
+          and (flag .. "*") or flag)
+      end
+    end
+    if a:find("[%$`;|&<>\\\n\r%z]") then
+      return nil, ("'%s' contains shell syntax ($ ` ; | & < > \\ or a line break); give one argument per "
+        .. "entry, such as \"--num-cpus=4\""):format(a)
+    end
+    if a == "" then return nil, "an empty argument; remove it" end
+  end
+  return true
+end
+M.check_ray_args = ray_args
+
+
 --- The resources of the head or the workers: the recipe's defaults `r`, else `builtin`.
 local function resources(role, r, builtin)
   return {
+    ray_args = param(pick(r.ray_args, {}), role .. " extra `ray start` arguments, one per entry "
+                     .. "(e.g. --resources={\"preproc\": 1}); not the flags raycai sets", { type = "list", check = ray_args }),
     cpu = param(pick(r.cpu, builtin.cpu), role .. " vCPU", { min = 0.1, max = 256, type = "number" }),
     memory = param(pick(r.memory, builtin.memory), role .. " memory in GB", { min = 0.1, max = 4096, type = "number" }),
     gpu = param(pick(r.gpu, builtin.gpu), role .. " GPUs", { min = 0, max = 16 }),
@@ -86,6 +114,30 @@ local function default_project(d)
 end
 
 
+--- The parameters of the named worker groups of defaults d (d.groups): groups.<name>.workers,
+--- .cpu, .memory, .gpu, .edition, .runtime, .env, .ray_args. A bad group name is a recipe error.
+function M.group_params(d)
+  local defs, err = groups.definitions(d.groups)
+  if not defs then recipe.user_error(err) end
+  local out = {}
+  for _, g in ipairs(defs) do
+    local label = "group " .. g.name
+    local t = resources(label, g.def, { cpu = 4, memory = 16, gpu = 0, edition = "Standard" })
+    t.workers = param(pick(g.def.workers, 1), label .. ": number of worker applications", { min = 0, max = 1024 })
+    t.env = param(pick(g.def.env, {}), label .. ": extra environment variables (besides env)",
+                  { type = "map", check = env_names })
+    for k in pairs(g.def) do
+      if t[k] == nil and k ~= "name" then
+        recipe.user_error(("group '%s': no setting '%s' (workers, cpu, memory, gpu, edition, runtime, env, "
+          .. "ray_args)"):format(g.name, tostring(k)))
+      end
+    end
+    out[g.name] = t
+  end
+  return out
+end
+
+
 --- The parameter tree of a Ray cluster, with these defaults (a nested table of values).
 function M.params(d)
   d = d or {}
@@ -99,6 +151,7 @@ function M.params(d)
     workers = param(pick(d.workers, 2), "number of worker applications", { min = 0, max = 1024 }),
     head = resources("head", d.head or {}, { cpu = 4, memory = 16, gpu = 0, edition = "Standard" }),
     worker = resources("worker", d.worker or {}, { cpu = 8, memory = 32, gpu = 1, edition = "Nvidia GPU" }),
+    groups = M.group_params(d),
     python = {
       kernel = param(pick(py.kernel, "Python 3.11"), "runtime kernel, e.g. Python 3.11"),
       editor = param(pick(py.editor, ""), "only runtimes of this editor (Workbench, PBJ Workbench, "
@@ -210,12 +263,12 @@ local function summary(ctx)
   local ready = st.workers_ready or 0
   ui.event("summary", { cluster = ctx.params.cluster, project = st.project and st.project.name,
                         head_address = st.head_address, dashboard = url, generation = st.generation,
-                        workers_ready = ready, workers = ctx.params.workers, ray_auth = ray_auth(ctx) })
+                        workers_ready = ready, workers = groups.total(ctx.params), ray_auth = ray_auth(ctx) })
   ui.out(("Ray cluster '%s' is up in project %s (generation %s)"):format(ctx.params.cluster,
     st.project.name, st.generation or "?"))
   ui.out("  head:      " .. (st.head_address or "running (address not published yet in " .. st.names.files.head_json .. ")"))
   if url then ui.out("  dashboard: " .. url) end
-  ui.out(("  workers:   %d/%d running"):format(ready, ctx.params.workers))
+  ui.out(("  workers:   %d/%d running"):format(ready, groups.total(ctx.params)))
   ui.out("  ray auth:  " .. ray_auth_text(ctx))
 end
 
@@ -236,14 +289,15 @@ end
 local function print_status(ctx, rows)
   local st = ctx.state.ray
   local healthy = #rows > 0
-  local t = { { "OBJECT", "ROLE", "STATUS", "CPU", "MEMORY", "GPU", "AGE" } }
+  local t = { { "OBJECT", "ROLE", "STATUS", "CPU", "MEMORY", "GPU", "AGE", "GROUP" } }
   for _, r in ipairs(rows) do
     if r.healthy == false then healthy = false end
     local function num(v) return v and ("%g"):format(v) or "" end
     t[#t + 1] = { r.name or "", r.role or r.kind or "", r.state or "", num(r.cpu),
-                  r.memory and (num(r.memory) .. " GB") or "", num(r.gpu), age(r.created_at) }
+                  r.memory and (num(r.memory) .. " GB") or "", num(r.gpu), age(r.created_at), r.group or "" }
     ui.event("object_status", { kind = r.kind, role = r.role, name = r.name, state = r.state,
-                                cpu = r.cpu, memory = r.memory, gpu = r.gpu, created_at = r.created_at })
+                                cpu = r.cpu, memory = r.memory, gpu = r.gpu, created_at = r.created_at,
+                                group = r.group })
   end
   ui.table(t)
   local url = st and st.project and dashboard_url(ctx, st)
@@ -298,12 +352,66 @@ local function warnings(ctx)
 end
 
 
+--- The folder of the recipe file being run (raycai.sandbox), else of the first frame outside
+--- raycai's library (a recipe loaded some other way), else nil.
+local function caller_folder()
+  local resource = require "raycai.resource"
+  local file = require("raycai.sandbox").current_file()
+  if file then return resource.dirname(file) end
+  for level = 2, 30 do
+    local info = debug.getinfo(level, "S")
+    if not info then break end
+    local src = info.source or ""
+    if info.what ~= "C" and src:sub(1, 1) == "@" and not src:find("raycai/[%w_/]+%.lua$") then
+      return resource.dirname(src:sub(2))
+    end
+  end
+  return nil
+end
+
+
+local LAUNCHER_KEYS = { head = true, worker = true, setup = true }
+
+
+--- launchers = { head = path, worker = path, setup = path, <group> = path }: each template read
+--- from the recipe's folder (the engine reads it: the recipe's sandbox has no file access) and
+--- checked now, so a missing or broken one is a recipe error at the recipe's line.
+local function launcher_overrides(map, group_names)
+  if map == nil then return nil end
+  if type(map) ~= "table" then recipe.user_error("launchers must be a table { worker = \"templates/worker.py.tmpl\" }") end
+  local folder = caller_folder() or "."
+  local out = {}
+  for key, path in pairs(map) do
+    if not LAUNCHER_KEYS[key] and not group_names[key] then
+      recipe.user_error(("launchers.%s: not a launcher (head, worker, setup or a group name)"):format(tostring(key)))
+    end
+    if type(path) ~= "string" or path == "" then recipe.user_error(("launchers.%s must be a file path"):format(key)) end
+    local full = path:sub(1, 1) == "/" and path or require("raycai.resource").join(folder, path)
+    local text, err = require("raycai.resource").read(full)
+    if not text then
+      recipe.user_error(("launchers.%s: template %s does not exist or cannot be read (%s); paths are relative "
+        .. "to the recipe's folder"):format(key, path, tostring(err)))
+    end
+    local ok, cerr = require("raycai.template").check(text, { name = path })
+    if not ok then recipe.user_error(("launchers.%s: template does not compile: %s"):format(key, cerr)) end
+    out[key] = { text = text, name = path, override = true }
+  end
+  return out
+end
+
+
 --- A Ray cluster recipe.
----@param def {name:string, doc?:string, defaults?:table, extra_steps?:table}
+---@param def {name:string, doc?:string, defaults?:table, extra_steps?:table, launchers?:table<string,string>}
 function M.recipe(def)
   local steps = { M.setup_venv, M.write_launchers, M.start_head, M.start_workers }
   for _, s in ipairs(def.extra_steps or {}) do steps[#steps + 1] = s end
-  local r = recipe.new { name = def.name, doc = def.doc, params = M.params(def.defaults), steps = steps }
+  local tree = M.params(def.defaults)
+  -- the recipe's own defaults are checked now, so a bad one is an error at the recipe's line
+  local params = require "raycai.params"
+  local ok, verr = params.validate(tree, params.defaults(tree))
+  if not ok then recipe.user_error(verr) end
+  local launchers = launcher_overrides(def.launchers, tree.groups)
+  local r = recipe.new { name = def.name, doc = def.doc, params = tree, steps = steps, launchers = launchers }
   r.hooks.summary = summary
   r.hooks.lock = lock
   r.hooks.print_status = print_status

@@ -7,6 +7,7 @@ local resource = require "raycai.resource"
 local versions = require "raycai.ray.versions"
 local secrets = require "raycai.secrets"
 local pip_index = require "raycai.ray.pip_index"
+local groups = require "raycai.ray.groups"
 
 local M = {}
 
@@ -40,8 +41,10 @@ end
 
 
 --- The variables every template sees (documented in lua/raycai/templates/README.md), for the
---- venv v (see M.venvs).
-function M.vars(p, v)
+--- venv v (see M.venvs) and the role's `ray start` arguments args; g: the worker group whose
+--- launcher this is (the default group's values otherwise).
+function M.vars(p, v, args, g)
+  g = g or { cpu = p.worker.cpu, gpu = p.worker.gpu }
   return {
     cluster = { name = p.cluster, gcs_port = p.ray.gcs_port },
     project = { dir = M.PROJECT_DIR },
@@ -51,22 +54,31 @@ function M.vars(p, v)
               find_links = secrets.redact_urls(p.ray.find_links), index_file = pip_index.path(p),
               fingerprint = v.fingerprint, log = v.log, job_name = v.job },
     head = { cpus = p.head.cpu },
-    worker = { cpus = p.worker.cpu, gpus = p.worker.gpu },
+    worker = { cpus = g.cpu, gpus = g.gpu, group = g.name or "worker" },
     timeouts = { head_wait = p.timeouts.head_wait, ray_start = p.timeouts.ray_start },
     ray_start_retries = p.ray.start_retries,
-    ray = { object_store_mb = p.ray.object_store_mb,
+    ray = { object_store_mb = p.ray.object_store_mb, args = args or {},
             auth = versions.has_token_auth(p.ray.version) and "token" or "none" },  -- issue 14
   }
 end
 
 
+--- The roles that run Ray: the head, then each worker group (raycai.ray.groups.of).
+local function roles(p)
+  local out = { "head" }
+  for _, g in ipairs(groups.of(p)) do out[#out + 1] = g.name end
+  return out
+end
+
+
 --- The cluster's venvs: one per distinct runtime that runs Ray, the head's first. Each is
 --- { runtime, fingerprint, dir, job, script, log, roles = {role...} }; the head's venv keeps the
---- historic names (job raycai-<c>-setup, setup_venv.py, setup.log), a worker runtime of its own
---- gets raycai-<c>-setup-worker, setup_venv_worker.py and setup_worker.log.
+--- historic names (job raycai-<c>-setup, setup_venv.py, setup.log), a group's runtime of its own
+--- gets raycai-<c>-setup-<group>, setup_venv_<group>.py and setup_<group>.log (the default
+--- group's is "worker"). A role is "head" or a group name.
 function M.venvs(p, names, rt, setup_text)
   local list, by_role = {}, {}
-  for _, role in ipairs({ "head", "worker" }) do
+  for _, role in ipairs(roles(p)) do
     local id = rt[role]
     local v
     for _, x in ipairs(list) do if x.runtime == id then v = x end end
@@ -86,31 +98,52 @@ function M.venvs(p, names, rt, setup_text)
 end
 
 
---- Every script of the cluster: { head = text, worker = text, venvs = M.venvs' list (each with
---- .text, its setup script), by_role = { head = venv, worker = venv } }.
---- Each template is read once; the setup template's own text is part of the fingerprint.
----@param rt {head:string, worker:string}  the runtime identifiers
-function M.all(p, names, rt)
-  local sources = {}
-  for key, file in pairs({ setup = "setup_venv.py.tmpl", head = "head.py.tmpl", worker = "worker.py.tmpl" }) do
+M.DEFAULT_TEMPLATES = { setup = "setup_venv.py.tmpl", head = "head.py.tmpl", worker = "worker.py.tmpl" }
+
+
+--- The template sources: raycai's, with the recipe's overrides on top (launchers = { worker =
+--- path, ... }: { key = { text, name } } read and checked by raycai.ray.recipe; a group name key
+--- overrides that group's launcher only). Returns { key = { text, name } } or nil, err.
+function M.sources(overrides)
+  local out = {}
+  for key, file in pairs(M.DEFAULT_TEMPLATES) do
     local text, err = resource.read(M.TEMPLATES .. "/" .. file)
     if not text then return nil, "launcher template missing: " .. err end
-    sources[key] = { text = text, name = file }
+    out[key] = { text = text, name = file }
   end
+  for key, src in pairs(overrides or {}) do out[key] = src end
+  return out
+end
+
+
+--- Every script of the cluster: { head = text, worker = text, [group] = text, venvs = M.venvs'
+--- list (each with .text, its setup script), by_role = { head = venv, worker = venv, [group] =
+--- venv }, groups = raycai.ray.groups.of(p) }. Each template is read once; the setup template's
+--- own text is part of the fingerprint. overrides: the recipe's launcher templates (M.sources).
+---@param rt table<string, string>  the runtime identifiers by role
+function M.all(p, names, rt, overrides)
+  local sources, serr, scode = M.sources(overrides)
+  if not sources then return nil, serr, scode end
   local venvs, by_role = M.venvs(p, names, rt, sources.setup.text)
-  local out = { venvs = venvs, by_role = by_role }
-  local function render(key, v)
-    return template.render(sources[key].text, M.vars(p, v), { name = sources[key].name })
+  local gs = groups.of(p)
+  local out = { venvs = venvs, by_role = by_role, groups = gs }
+  local function render(src, v, args, g)
+    local text, err = template.render(src.text, M.vars(p, v, args, g), { name = src.name })
+    if not text and src.override then return nil, err, 2 end  -- the recipe's template: a recipe error
+    return text, err
   end
   for _, v in ipairs(venvs) do
-    local text, err = render("setup", v)
-    if not text then return nil, err end
+    local text, err, code = render(sources.setup, v)
+    if not text then return nil, err, code end
     v.text = text
   end
-  for _, role in ipairs({ "head", "worker" }) do
-    local text, err = render(role, by_role[role])
-    if not text then return nil, err end
-    out[role] = text
+  local text, err, code = render(sources.head, by_role.head, p.head.ray_args)
+  if not text then return nil, err, code end
+  out.head = text
+  for _, g in ipairs(gs) do
+    text, err, code = render(sources[g.name] or sources.worker, by_role[g.name], g.ray_args, g)
+    if not text then return nil, err, code end
+    out[g.name] = text
   end
   return out
 end

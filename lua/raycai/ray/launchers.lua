@@ -8,9 +8,13 @@ local ui = require "raycai.ui"
 local M = {}
 
 
+--- The launchers: head.py, then one per worker group (worker.py for the default group).
 local function targets(st)
-  return { { path = st.names.files.head, text = st.scripts.head },
-           { path = st.names.files.worker, text = st.scripts.worker } }
+  local out = { { path = st.names.files.head, text = st.scripts.head } }
+  for _, g in ipairs(st.scripts.groups) do
+    out[#out + 1] = { path = st.names.group_script(g.name), text = st.scripts[g.name] }
+  end
+  return out
 end
 
 
@@ -44,7 +48,7 @@ function M.plan(ctx)
 end
 
 
---- Sync both launchers (side by side): the changes made, in targets' order, or nil, err.
+--- Sync every launcher (side by side): the changes made, in targets' order, or nil, err.
 local function write(st)
   -- in a project this run created the folder holds only our lock and setup script
   local entries, lerr = {}, nil

@@ -57,6 +57,27 @@ function M.for_cluster(cluster, project_id)
     local i = name:match("^" .. n.app_prefix:gsub("%p", "%%%0") .. "worker%-(%d+)$")
     return i and tonumber(i)
   end
+  -- worker groups (raycai.ray.groups): the default group "worker" keeps the names above
+  --- Application name of worker i of a group.
+  n.group_app = function(group, i)
+    if group == "worker" then return n.worker(i) end
+    return ("%s%s-%d"):format(n.app_prefix, group, i)
+  end
+  --- Subdomain of worker i of a group: <cluster>-<tag>-<group>-<i> (at most 30+6+20+4+3 = 63).
+  n.group_subdomain = function(group, i)
+    if group == "worker" then return n.worker_subdomain(i) end
+    return ("%s-%s-%s-%d"):format(cluster, tag, group, i)
+  end
+  --- The launcher of a group: worker.py for the default group, worker-<group>.py for the others.
+  n.group_script = function(group)
+    if group == "worker" then return n.files.worker end
+    return ("%s/worker-%s.py"):format(n.dir, group)
+  end
+  --- The index of an application name of this group, or nil.
+  n.group_index = function(group, name)
+    local i = name:match("^" .. n.group_app(group, 0):gsub("0$", ""):gsub("%p", "%%%0") .. "(%d+)$")
+    return i and tonumber(i)
+  end
   return n
 end
 

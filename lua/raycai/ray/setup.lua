@@ -19,8 +19,11 @@ function M.scripts(ctx, st)
   if st.scripts then return st.scripts end
   local rt, rerr = cluster.runtimes(ctx)
   if not rt then return nil, rerr end
-  local s, err = scripts.all(ctx.params, st.names, rt)
-  if not s then return nil, err end
+  local s, err, code = scripts.all(ctx.params, st.names, rt, ctx.recipe and ctx.recipe.launchers)
+  if not s then
+    if code == 2 then error(setmetatable({ usage = true, message = err }, require("raycai.context").UsageError), 0) end
+    return nil, err
+  end
   st.scripts = s
   return s
 end

@@ -1,10 +1,13 @@
--- raycai.ray.workers: the start_workers step. Worker i is application <prefix>worker-i bound to
--- the head's generation. Missing or stale workers are (re)created concurrently, surplus ones
--- deleted, and all are waited for with one list request per poll. Never a silent head-only cluster.
+-- raycai.ray.workers: the start_workers step. Worker i of group g is application <prefix><g>-i
+-- (raycai.ray.groups; the default group is "worker") bound to the head's generation. Every group
+-- is reconciled in the same batches: missing or stale workers of all groups are (re)created
+-- concurrently, surplus ones (and those of groups no longer in the recipe) deleted, and all are
+-- waited for with one list request per poll. Never a silent head-only cluster.
 local cluster = require "raycai.ray.cluster"
 local apps = require "raycai.ray.apps"
 local poll = require "raycai.ray.poll"
 local ui = require "raycai.ui"
+local groups = require "raycai.ray.groups"
 
 local M = {}
 
@@ -19,23 +22,43 @@ local function sorted_keys(t)
 end
 
 
---- Sort the cluster's existing workers against the wanted count: keep, replace, create, delete.
+--- Every wanted worker: { group, index, name } of each group in order.
+local function wanted(p, names)
+  local out = {}
+  for _, g in ipairs(groups.of(p)) do
+    for i = 1, g.workers do out[#out + 1] = { group = g.name, index = i, name = names.group_app(g.name, i) } end
+  end
+  return out
+end
+M.wanted = wanted
+
+
+--- Sort the cluster's existing workers against every group's wanted count: keep, replace,
+--- create, delete (surplus of a group, or any worker of a group no longer in the recipe).
 local function reconcile(ctx, st, list, generation)
   local rt, err = cluster.runtimes(ctx)
   if not rt then return nil, err end
-  local n = ctx.params.workers
-  local r = { keep = {}, replace = {}, create = {}, delete = {}, bodies = {} }
-  for i = 1, n do
-    local body, spec = apps.desired(ctx, st, "worker", rt, i)
-    r.bodies[i] = { body = body, spec = spec }
+  local want = wanted(ctx.params, st.names)
+  local r = { keep = {}, replace = {}, create = {}, delete = {}, bodies = {}, want = want }
+  local wanted_names = {}
+  for k, w in ipairs(want) do
+    wanted_names[w.name] = true
+    local body, spec = apps.desired(ctx, st, w.group, rt, w.index)
+    r.bodies[k] = { body = body, spec = spec, want = w }
     local app = list[body.name]
-    if not app then r.create[#r.create + 1] = i
+    if not app then r.create[#r.create + 1] = k
     elseif generation and apps.matches(app, spec, generation) then r.keep[#r.keep + 1] = app
-    else r.replace[#r.replace + 1] = { index = i, app = app } end
+    else r.replace[#r.replace + 1] = { index = k, app = app } end
   end
+  local current = {}
+  for _, g in ipairs(groups.of(ctx.params)) do current[g.name] = true end
   for _, name in ipairs(sorted_keys(list)) do
-    local i = st.names.worker_index(name)
-    if i and i > n then r.delete[#r.delete + 1] = list[name] end
+    local g = apps.group_of_app(st, list[name])
+    if g and not wanted_names[name] then
+      list[name].raycai_group = g
+      r.delete[#r.delete + 1] = list[name]
+      r.delete[#r.delete].removed_group = not current[g]
+    end
   end
   return r
 end
@@ -65,8 +88,8 @@ function M.plan(ctx)
   if not st then return nil, err end
   local changes = {}
   if not st.project then
-    for i = 1, ctx.params.workers do
-      changes[#changes + 1] = { action = "create", kind = "application", name = st.names.worker(i), detail = "worker" }
+    for _, w in ipairs(wanted(ctx.params, st.names)) do
+      changes[#changes + 1] = { action = "create", kind = "application", name = w.name, detail = "worker", group = w.group }
     end
     return changes
   end
@@ -79,17 +102,21 @@ function M.plan(ctx)
     local starting = a.status ~= "APPLICATION_RUNNING"
     if not starting then running = running + 1 end
     changes[#changes + 1] = { action = "keep", kind = "application", name = a.name, pending = starting,
+                              group = apps.group_of_app(st, a),
                               detail = starting and (a.status .. ": up waits for it") or a.status }
   end
   st.workers_ready = running
   for _, x in ipairs(r.replace) do
-    changes[#changes + 1] = { action = "update", kind = "application", name = x.app.name, detail = "replace worker" }
+    changes[#changes + 1] = { action = "update", kind = "application", name = x.app.name, detail = "replace worker",
+                              group = r.bodies[x.index].want.group }
   end
-  for _, i in ipairs(r.create) do
-    changes[#changes + 1] = { action = "create", kind = "application", name = st.names.worker(i), detail = "worker" }
+  for _, k in ipairs(r.create) do
+    local w = r.bodies[k].want
+    changes[#changes + 1] = { action = "create", kind = "application", name = w.name, detail = "worker", group = w.group }
   end
   for _, a in ipairs(r.delete) do
-    changes[#changes + 1] = { action = "delete", kind = "application", name = a.name, detail = "surplus worker" }
+    changes[#changes + 1] = { action = "delete", kind = "application", name = a.name, group = a.raycai_group,
+                              detail = a.removed_group and "group no longer in the recipe" or "surplus worker" }
   end
   table.sort(changes, function(a, b) return a.name < b.name end)
   return changes
@@ -103,7 +130,7 @@ function M.early(ctx)
   if not (st and st.project and st.scripts) then return end
   local rt = cluster.runtimes(ctx)
   if not rt then return end  -- apply reports it
-  for i = 1, ctx.params.workers do apps.desired(ctx, st, "worker", rt, i) end
+  for _, w in ipairs(wanted(ctx.params, st.names)) do apps.desired(ctx, st, w.group, rt, w.index) end
 end
 
 
@@ -137,7 +164,7 @@ function M.apply(ctx)
   local bodies = {}
   for k, i in ipairs(todo) do
     bodies[k] = apps.stamp(r.bodies[i].body, r.bodies[i].spec, st.generation)
-    bodies[k].environment.RAYCAI_WORKER_INDEX = tostring(i)
+    bodies[k].environment.RAYCAI_WORKER_INDEX = tostring(r.bodies[i].want.index)
   end
   local settle = 0
   if #bodies > 0 then
@@ -174,7 +201,7 @@ function M.apply(ctx)
   end
 
   local names = {}
-  for i = 1, ctx.params.workers do names[i] = st.names.worker(i) end
+  for k, w in ipairs(r.want) do names[k] = w.name end
   local p = ctx.params
   local wok, werr, pending, listing = apps.wait_running(st, names, p.timeouts.workers, "workers",
     { initial = settle, first = settle > 0 and poll.SETTLE or nil, meanwhile = function() ctx:idle() end,
@@ -196,7 +223,7 @@ function M.apply(ctx)
   st.workers_ready = #names
   -- every application now uses this run's venvs: the cluster's older ones can go
   require("raycai.ray.setup").collect(ctx, st)
-  return true, ("%d/%d workers running"):format(#names, ctx.params.workers)
+  return true, ("%d/%d workers running"):format(#names, #names)
 end
 
 
@@ -209,7 +236,7 @@ function M.destroy(ctx)
   st.app_list = list  -- start_head's destroy finds the head here
   local doomed = {}
   for _, name in ipairs(sorted_keys(list)) do
-    if st.names.worker_index(name) then doomed[#doomed + 1] = list[name] end
+    if apps.group_of_app(st, list[name]) then doomed[#doomed + 1] = list[name] end
   end
   local ok, derr = delete_all(ctx, st, doomed)
   if not ok then return nil, derr end
@@ -224,20 +251,24 @@ function M.status(ctx)
   local list, lerr = apps.listed(st)
   if not list then return nil, lerr end
   local rows = {}
-  for i = 1, ctx.params.workers do
-    local a = list[st.names.worker(i)]
+  local wanted_names = {}
+  for _, w in ipairs(wanted(ctx.params, st.names)) do
+    wanted_names[w.name] = true
+    local a = list[w.name]
     if a then
       local stale = st.generation and apps.env_of(a).RAYCAI_GENERATION ~= st.generation
       rows[#rows + 1] = apps.row(a, "worker", { state = a.status .. (stale and " (stale generation)" or ""),
-                                                healthy = a.status == "APPLICATION_RUNNING" and not stale })
+                                                healthy = a.status == "APPLICATION_RUNNING" and not stale,
+                                                group = w.group })
     else
-      rows[#rows + 1] = { kind = "application", role = "worker", name = st.names.worker(i), state = "absent", healthy = false }
+      rows[#rows + 1] = { kind = "application", role = "worker", name = w.name, state = "absent", healthy = false,
+                          group = w.group }
     end
   end
   for _, name in ipairs(sorted_keys(list)) do
-    local i = st.names.worker_index(name)
-    if i and i > ctx.params.workers then
-      rows[#rows + 1] = apps.row(list[name], "surplus")
+    local g = apps.group_of_app(st, list[name])
+    if g and not wanted_names[name] then
+      rows[#rows + 1] = apps.row(list[name], "surplus", { group = g })
     end
   end
   return rows

@@ -215,8 +215,12 @@ describe("fault matrix", function()
     local r = raycai(s, { "--set", "workers=4", GPU })
     assert.equal(1, r.code)
     assert.matches("[Qq]uota", r.stderr)
-    local names = cluster_apps(s)
-    for name in pairs(names) do assert.is_nil(name:match("worker"), name .. " left running") end
+    -- the workers of the failed batch are deleted; CML lists a deleted application (STOPPING)
+    -- until its pod is gone, so wait for that rather than look at once
+    s:wait_for(function()
+      for name in pairs(cluster_apps(s)) do if name:match("worker") then return false, name .. " left" end end
+      return true
+    end, 30, "the workers of the failed batch to be gone")
     down_leaves_nothing(s)
   end)
 

@@ -49,7 +49,7 @@ end
 
 
 --- Render a launcher with the cluster's usual values and ask it for its `ray start` argv.
-local function launcher_argv(name, env)
+local function launcher_argv(name, env, ray_args)
   local text = assert(fs.read("lua/raycai/templates/" .. name .. ".tmpl"))
   local vars = {
     cluster = { name = "parse", gcs_port = 6379 }, project = { dir = "/home/cdsw" },
@@ -57,6 +57,7 @@ local function launcher_argv(name, env)
     setup = { packages = {}, fingerprint = "fp", log = ".raycai/parse/setup.log" },
     head = { cpus = 4 }, worker = { cpus = 7.5, gpus = 1 },
     timeouts = { head_wait = 60, ray_start = 60 }, ray_start_retries = 3,
+    ray = { object_store_mb = 0, args = ray_args or {} },
   }
   local dir = assert(fs.tempdir("raycai-parse-"))
   local path = fs.join(dir, name)
@@ -111,6 +112,16 @@ describe("the launchers' ray start commands, parsed by Ray's own click options",
                       h.num_cpus, h.node_ip_address, h.block })
         assert.same({ false, "10.0.0.1:6379", 8, 1, "10.0.0.2", true },
                     { w.head, w.address, w.num_cpus, w.num_gpus, w.node_ip_address, w.block })
+      end)
+
+      it("accept the recipe's ray_args after raycai's own, with the values given", function()
+        local head = launcher_argv("head.py", {}, { '--resources={"pool": 2}', "--min-worker-port=10002" })
+        local worker = launcher_argv("worker.py", {}, { '--resources={"preprocess": 1}' })
+        local results, code, out = parse(src, { head, worker })
+        assert.equal(0, code, out)
+        local h, w = results[1].params, results[2].params
+        assert.same({ true, '{"pool": 2}', 10002, 6379 }, { h.head, h.resources, h.min_worker_port, h.port })
+        assert.same({ '{"preprocess": 1}', "10.0.0.1:6379", true }, { w.resources, w.address, w.block })
       end)
 
       it("refuse what Ray refuses (so the check can fail): abbreviations, --port on a worker", function()
