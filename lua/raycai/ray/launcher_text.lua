@@ -44,7 +44,7 @@ function M.vars(p, v)
               fingerprint = v.fingerprint, log = v.log, job_name = v.job },
     head = { cpus = p.head.cpu },
     worker = { cpus = p.worker.cpu, gpus = p.worker.gpu },
-    timeouts = { head_wait = p.timeouts.head_wait, ray_start = p.timeouts.ray_start },
+    timeouts = { head_wait = p.timeouts.head_wait, ray_start = p.timeouts.ray_start, setup = p.timeouts.setup },
     ray_start_retries = p.ray.start_retries,
     ray = { object_store_mb = p.ray.object_store_mb },
   }

@@ -6,6 +6,7 @@ local scripts = require "raycai.ray.launcher_text"
 local poll = require "raycai.ray.poll"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
+local overlap = require "raycai.ray.overlap"  -- issue 17
 
 local M = {}
 
@@ -373,15 +374,24 @@ function M.apply(ctx)
   end
   -- the builds run side by side; waiting for each in turn takes as long as the slowest
   local done = {}
+  overlap.phase_start(st, "setup")  -- issue 17: phase timing
+  st.setup_waiting = true  -- issue 17: the applications may start during this wait (overlap)
   for _, b in ipairs(runs) do
     local run, aerr = wait_run(ctx, client, pid, b.run)
-    if not run then return nil, aerr end
+    if not run then
+      st.setup_waiting = nil
+      if aerr == "interrupted" then return nil, aerr end
+      return nil, overlap.setup_failed(ctx, st, aerr)  -- issue 17: remove what started early
+    end
     if run.status ~= "ENGINE_SUCCEEDED" then
-      return nil, ("setup job %s run %s ended %s%s"):format(b.job.name, run.id, run.status,
-        log_tail(client, pid, b.venv.log))
+      st.setup_waiting = nil
+      return nil, overlap.setup_failed(ctx, st, ("setup job %s run %s ended %s%s"):format(b.job.name, run.id,
+        run.status, log_tail(client, pid, b.venv.log)))
     end
     done[#done + 1] = run.id
   end
+  st.setup_waiting = nil
+  overlap.phase_end(st, "setup")
   -- the jobs succeeded, so their scripts wrote the markers as their last act; checking only
   -- warns, so it need not hold up the head: it runs while the head starts
   ctx:defer(function()
