@@ -105,7 +105,9 @@ function M.apply(ctx)
   -- on success the second result is the last listing, on failure the error
   local p = ctx.params
   local ok, res, pending = apps.wait_running(st, { body.name }, p.timeouts.head, "head",
-    { initial = settle, first = poll.SETTLE, meanwhile = function() ctx:idle() end,
+    { initial = settle, first = poll.SETTLE,
+      -- issue 17: a head started early is likely running now: the deferred checks wait for the workers' wait
+      meanwhile = not early and function() ctx:idle() end or nil,
       pending = not p.keep_partial and math.min(p.timeouts.pending, p.timeouts.head) or nil })
   if not ok then
     if res == "interrupted" then return nil, res end

@@ -106,7 +106,7 @@ end
 --- running) is not a reason to poll fast again: only the end matters, and the running phase
 --- (pip installing Ray) is the long one. When raycai gives up (the job's timeout and a grace
 --- passed: CML should have ended it), it stops the run so the next up does not wait on it.
-local function wait_run(ctx, client, pid, run)
+local function wait_run(ctx, client, pid, run, initial)
   local last = run.status
   local timeout = ctx.params.timeouts.setup
   local limit = timeout + math.min(60, timeout)
@@ -117,7 +117,7 @@ local function wait_run(ctx, client, pid, run)
     last = r.status
     run = r
     return FINISHED[r.status] or false, false
-  end, { timeout = limit, initial = poll.SETTLE, first = poll.SETTLE,
+  end, { timeout = limit, initial = initial or poll.SETTLE, first = poll.SETTLE,
          meanwhile = function() ctx:idle() end,  -- the later steps' early work (the launchers)
          on_timeout = function()
     return ("the setup job run %s is still %s after %d s"):format(run.id, last, math.floor(limit))
@@ -376,8 +376,9 @@ function M.apply(ctx)
   local done = {}
   overlap.phase_start(st, "setup")  -- issue 17: phase timing
   st.setup_waiting = true  -- issue 17: the applications may start during this wait (overlap)
-  for _, b in ipairs(runs) do
-    local run, aerr = wait_run(ctx, client, pid, b.run)
+  for i, b in ipairs(runs) do
+    -- the runs started together: once the first has ended, the next has likely ended too
+    local run, aerr = wait_run(ctx, client, pid, b.run, i > 1 and 0 or nil)
     if not run then
       st.setup_waiting = nil
       if aerr == "interrupted" then return nil, aerr end
@@ -395,8 +396,11 @@ function M.apply(ctx)
   -- the jobs succeeded, so their scripts wrote the markers as their last act; checking only
   -- warns, so it need not hold up the head: it runs while the head starts
   ctx:defer(function()
-    for _, b in ipairs(runs) do
-      local present = venv_ready(client, pid, b.venv.dir)
+    local checks = {}
+    for i, b in ipairs(runs) do checks[i] = function() return venv_ready(client, pid, b.venv.dir) end end
+    local res = client:together(table.unpack(checks))  -- one round trip for every venv
+    for i, b in ipairs(runs) do
+      local present = res[i][1]
       if present == false then
         ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
           .. "without exec mode runs no scripts)"):format(b.venv.dir, MARKER))
