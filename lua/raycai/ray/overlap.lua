@@ -50,7 +50,7 @@ function M.early(ctx)
     ov.head_err = ("could not create the head application %s: %s%s"):format(body.name, tostring(cerr), hint)
     return
   end
-  ui.object("created", "application", body.name, { id = created.id, generation = generation, overlap = mode })
+  ui.object("created", "application", body.name, { id = created.id, generation = generation })
   st.generation = generation
   ov.head = created
   if mode ~= "all" or ctx.params.workers == 0 then return end
@@ -68,7 +68,7 @@ function M.early(ctx)
       -- as start_workers' listing would show it: reconcile keeps it (same spec and generation)
       ov.workers[bodies[i].name] = { id = res[1].id, name = bodies[i].name, environment = bodies[i].environment,
                                       status = res[1].status or "APPLICATION_STARTING" }
-      ui.object("created", "application", bodies[i].name, { id = res[1].id, generation = generation, overlap = mode })
+      ui.object("created", "application", bodies[i].name, { id = res[1].id, generation = generation })
     else
       failed[#failed + 1] = ("%s: %s"):format(bodies[i].name, tostring(res[2]))
     end
