@@ -146,6 +146,20 @@ function M.setup_failed(ctx, st, err)
 end
 
 
+--- How long an application takes to start, from the head's start `secs`: a head started early
+--- may have waited for the venv (its launcher opens the port only once Ray runs), which says
+--- nothing about the workers' start; its time counts only when it ran before the setup ended.
+function M.start_estimate(st, early, secs)
+  if not early or not secs then return secs end
+  local head, setup
+  for _, ph in ipairs(st.overlap and st.overlap.phases or {}) do
+    if ph.name == "head start" then head = ph elseif ph.name == "setup" then setup = ph end
+  end
+  if head and setup and setup.t1 and secs < setup.t1 - head.t0 then return secs end
+  return nil
+end
+
+
 --- ---- phase timings (the summary line and the summary event) ----
 
 function M.phase_start(st, name)
