@@ -264,16 +264,21 @@ function M.plan(ctx)
     end
     return out
   end }
+  -- every venv's job in one listing: the name filter matches substrings, and each job name
+  -- starts with the head's (raycai-<c>-setup, raycai-<c>-setup-worker)
+  fns[2] = function()
+    return cluster.list_all(st.client, "list_jobs", { pid }, { search_filter = { name = st.names.job } })
+  end
   for _, v in ipairs(s.venvs) do
-    fns[#fns + 1] = function() return find_job(st.client, pid, v.job) end
     fns[#fns + 1] = function() return venv_ready(st.client, pid, v.dir) end
   end
   local res = st.client:together(table.unpack(fns))
   if not res[1][1] then return nil, res[1][2] end
+  if not res[2][1] then return nil, res[2][2] end
   for i, v in ipairs(s.venvs) do
-    local job, ready = res[2 * i][1], res[2 * i + 1][1]
-    if job == nil then return nil, res[2 * i][2] end
-    if ready == nil then return nil, res[2 * i + 1][2] end
+    local job, ready = false, res[2 + i][1]
+    for _, j in ipairs(res[2][1]) do if j.name == v.job then job = j end end
+    if ready == nil then return nil, res[2 + i][2] end
     changes[#changes + 1] = { action = res[1][1][i], kind = "file", name = v.script }
     local want = desired_job(ctx, v)
     if not job then
