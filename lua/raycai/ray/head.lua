@@ -125,7 +125,7 @@ function M.apply(ctx)
   st.head = head
   overlap.phase_end(st, "head start")  -- issue 17
   -- how long this cluster's applications take to start: workers look first after about that
-  st.app_start_seconds = overlap.start_estimate(st, early, apps.start_seconds(res[body.name]))  -- issue 17
+  st.app_start_seconds = overlap.start_estimate(st, early, res[body.name])  -- issue 17
   if ctx.params.workers == 0 then
     -- with workers, the summary reads head.json once they have joined (and so it exists)
     local info = M.head_info(st, st.generation)

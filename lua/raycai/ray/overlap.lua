@@ -95,8 +95,9 @@ function M.with_workers(ctx, st, list)
   local ov = st.overlap
   if not ov or not next(ov.workers) and not ov.workers_err then return list end
   if ov.workers_err then
-    if not ctx.params.keep_partial then M.remove(ctx, st, false) end
-    return nil, ov.workers_err
+    -- as for a batch created after the head: the head stays, the workers created go
+    local note = M.remove(ctx, st, true)
+    return nil, ov.workers_err .. (note and ("; " .. note) or "")
   end
   local out = {}
   for k, v in pairs(list) do out[k] = v end
@@ -105,8 +106,8 @@ function M.with_workers(ctx, st, list)
 end
 
 
---- Delete the applications created early (the head with its workers unless only_workers).
---- Returns a phrase for the error message.
+--- Delete the applications created early (the workers, and the head unless keep_head), or
+--- keep them with keep_partial. Returns a phrase for the error message, or nil when none.
 function M.remove(ctx, st, keep_head)
   local ov = st.overlap
   if not ov then return nil end
@@ -115,7 +116,7 @@ function M.remove(ctx, st, keep_head)
   for _, a in pairs(ov.workers) do doomed[#doomed + 1] = a end
   if #doomed == 0 then return nil end
   if ctx.params.keep_partial then
-    return ("kept the %d application(s) started early (keep_partial): their launchers have exited"):format(#doomed)
+    return ("kept the %d application(s) started early (keep_partial)"):format(#doomed)
   end
   table.sort(doomed, function(a, b) return a.name < b.name end)
   local ids = {}
@@ -129,7 +130,8 @@ function M.remove(ctx, st, keep_head)
       failed = failed + 1
     end
   end
-  ov.head, ov.workers = nil, {}
+  ov.workers = {}
+  if not keep_head then ov.head = nil end
   if failed > 0 then
     return ("could not remove %d of the %d application(s) started early; run down"):format(failed, #doomed)
   end
@@ -142,20 +144,23 @@ end
 function M.setup_failed(ctx, st, err)
   local note = M.remove(ctx, st, false)
   if not note then return err end
+  if ctx.params.keep_partial then note = note .. ": their launchers exit on the setup's failure marker" end
   return ("%s\n(%s)"):format(err, note)
 end
 
 
---- How long an application takes to start, from the head's start `secs`: a head started early
---- may have waited for the venv (its launcher opens the port only once Ray runs), which says
---- nothing about the workers' start; its time counts only when it ran before the setup ended.
-function M.start_estimate(st, early, secs)
+--- How long an application takes to start, from the head `app` (its starting_at and
+--- running_at): a head started early may have waited for the venv (its launcher opens the port
+--- only once Ray runs), which says nothing about the workers' start; its time counts only when
+--- it was RUNNING before the setup's end was seen (CML's clock against ours: a skew only
+--- loses the estimate, or keeps one capped by start_workers as before).
+function M.start_estimate(st, early, app)
+  local secs = apps.start_seconds(app)
   if not early or not secs then return secs end
-  local head, setup
+  local running = apps.seconds(app and app.running_at)
   for _, ph in ipairs(st.overlap and st.overlap.phases or {}) do
-    if ph.name == "head start" then head = ph elseif ph.name == "setup" then setup = ph end
+    if ph.name == "setup" and ph.t1_utc and running and running <= ph.t1_utc then return secs end
   end
-  if head and setup and setup.t1 and secs < setup.t1 - head.t0 then return secs end
   return nil
 end
 
@@ -173,7 +178,12 @@ end
 function M.phase_end(st, name)
   local ov = st.overlap
   for _, ph in ipairs(ov and ov.phases or {}) do
-    if ph.name == name and not ph.t1 then ph.t1 = clock.monotonic() end
+    if ph.name == name and not ph.t1 then
+      ph.t1 = clock.monotonic()
+      -- on the scale of apps.seconds (UTC fields read by os.time)
+      local now = clock.time()
+      ph.t1_utc = os.time(os.date("!*t", math.floor(now))) + now % 1
+    end
   end
 end
 
