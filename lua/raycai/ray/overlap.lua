@@ -149,18 +149,21 @@ function M.setup_failed(ctx, st, err)
 end
 
 
+--- The head's venv was built by this run (its finished_at, CML's clock).
+function M.setup_ended(st, run)
+  state(st).setup_finished = apps.seconds(run.finished_at)
+end
+
+
 --- How long an application takes to start, from the head `app` (its starting_at and
 --- running_at): a head started early may have waited for the venv (its launcher opens the port
 --- only once Ray runs), which says nothing about the workers' start; its time counts only when
---- it was RUNNING before the setup's end was seen (CML's clock against ours: a skew only
---- loses the estimate, or keeps one capped by start_workers as before).
+--- it was RUNNING before the setup run that builds its venv finished (both times are CML's).
 function M.start_estimate(st, early, app)
   local secs = apps.start_seconds(app)
   if not early or not secs then return secs end
-  local running = apps.seconds(app and app.running_at)
-  for _, ph in ipairs(st.overlap and st.overlap.phases or {}) do
-    if ph.name == "setup" and ph.t1_utc and running and running <= ph.t1_utc then return secs end
-  end
+  local running, finished = apps.seconds(app and app.running_at), st.overlap and st.overlap.setup_finished
+  if running and finished and running < finished then return secs end
   return nil
 end
 
@@ -178,12 +181,7 @@ end
 function M.phase_end(st, name)
   local ov = st.overlap
   for _, ph in ipairs(ov and ov.phases or {}) do
-    if ph.name == name and not ph.t1 then
-      ph.t1 = clock.monotonic()
-      -- on the scale of apps.seconds (UTC fields read by os.time)
-      local now = clock.time()
-      ph.t1_utc = os.time(os.date("!*t", math.floor(now))) + now % 1
-    end
+    if ph.name == name and not ph.t1 then ph.t1 = clock.monotonic() end
   end
 end
 

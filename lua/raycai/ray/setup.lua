@@ -395,6 +395,7 @@ function M.apply(ctx)
         run.status, log_tail(client, pid, b.venv.log)))
     end
     done[#done + 1] = run.id
+    if i == 1 then overlap.setup_ended(st, run) end  -- issue 17: the head's venv run (the first)
   end
   st.setup_waiting = nil
   overlap.phase_end(st, "setup")
