@@ -135,6 +135,12 @@ function M.remove(ctx, st, keep_head)
   if failed > 0 then
     return ("could not remove %d of the %d application(s) started early; run down"):format(failed, #doomed)
   end
+  -- up ends with nothing left: a deleted application may linger STOPPING with its name taken
+  local gone, gerr = apps.wait_gone(st, doomed, ctx.params.timeouts.head, "applications",
+    { initial = require("raycai.ray.poll").SETTLE })
+  if not gone then
+    return ("deleted the %d application(s) started early, but: %s"):format(#doomed, tostring(gerr))
+  end
   return ("removed the %d application(s) started early (overlap=%s)"):format(#doomed, M.mode(ctx))
 end
 
