@@ -4,6 +4,9 @@
 --   project → success observed → setup script → job → run (the launchers are uploaded while
 --   it runs) → end observed → head → RUNNING observed → N worker creates, `parallel` at a time
 --   → all RUNNING observed.
+-- With overlap (issue 17) "head" creates the head right after the launchers' upload, while the
+-- run runs, and "all" the workers too; the run's end and the applications' RUNNING are then
+-- awaited in turn (critical.lua's head/all forms).
 -- It sleeps until a state is due (plus two ticks of cml-sim's 10 ms ticker) and then polls every
 -- 10 ms: a demonstration that the bound is reachable, not a model for a client.
 local http = require "raycai.http"
@@ -19,7 +22,8 @@ local AWAIT_LIMIT = 30
 --- Run the oracle against simulator s (support.sim) for n workers. Returns seconds, requests.
 ---@param s table support.sim handle (fresh simulator)
 ---@param d table delays in ms (critical.lua's names)
-function M.run(s, n, d, parallel, runtime)
+function M.run(s, n, d, parallel, runtime, mode)
+  mode = mode or "none"
   local h = assert(http.new { timeout = 30 })
   local auth = { Authorization = "Bearer " .. s.api_key, ["Content-Type"] = "application/json" }
   local api = s.url .. "/api/v2"
@@ -75,27 +79,37 @@ function M.run(s, n, d, parallel, runtime)
   local run = call("POST", "/projects/" .. pid .. "/jobs/" .. job.id .. "/runs", {})
   upload_many(pid, { ["head.py"] = "print('head')\n", ["worker.py"] = "print('worker')\n" })
   local run_total = (d.job_scheduling + d.job_starting + d.job_running) / 1000
-  await(t_run + run_total, function()
-    return call("GET", "/projects/" .. pid .. "/jobs/" .. job.id .. "/runs/" .. run.id).status == "ENGINE_SUCCEEDED"
-  end)
-  local t_head = clock.monotonic()
-  local head = call("POST", "/projects/" .. pid .. "/applications", { name = "head", subdomain = "oracle-head",
-    script = "head.py", runtime_identifier = runtime, cpu = 1, memory = 2 })
-  await(t_head + d.app_start / 1000, function()
-    return call("GET", "/projects/" .. pid .. "/applications/" .. head.id).status == "APPLICATION_RUNNING"
-  end)
-  if n > 0 then
+  local function await_run()
+    await(t_run + run_total, function()
+      return call("GET", "/projects/" .. pid .. "/jobs/" .. job.id .. "/runs/" .. run.id).status == "ENGINE_SUCCEEDED"
+    end)
+  end
+  local t_head, head
+  local function create_head()
+    t_head = clock.monotonic()
+    head = call("POST", "/projects/" .. pid .. "/applications", { name = "head", subdomain = "oracle-head",
+      script = "head.py", runtime_identifier = runtime, cpu = 1, memory = 2 })
+  end
+  local t_w
+  local function create_workers()
     local reqs = {}
     for i = 1, n do
       reqs[i] = { method = "POST", url = api .. "/projects/" .. pid .. "/applications", headers = auth,
         body = cjson.encode { name = "worker-" .. i, subdomain = "oracle-worker-" .. i, script = "worker.py",
                               runtime_identifier = runtime, cpu = 1, memory = 2 } }
     end
-    local t_w = clock.monotonic()
+    t_w = clock.monotonic()
     requests = requests + n
     for _, r in ipairs(h:request_many(reqs, { parallel = parallel })) do
       assert(r[1] and r[1].status == 200, "oracle: worker create failed")
     end
+  end
+  local function await_head()
+    await(t_head + d.app_start / 1000, function()
+      return call("GET", "/projects/" .. pid .. "/applications/" .. head.id).status == "APPLICATION_RUNNING"
+    end)
+  end
+  local function await_workers()
     local rounds = math.ceil(n / parallel)
     await(t_w + (rounds - 1) * L + d.app_start / 1000, function()
       local list = call("GET", "/projects/" .. pid .. "/applications?page_size=" .. (n + 1))
@@ -105,6 +119,22 @@ function M.run(s, n, d, parallel, runtime)
       end
       return running == n + 1
     end)
+  end
+  if mode == "none" then
+    await_run()
+    create_head()
+    await_head()
+    if n > 0 then create_workers(); await_workers() end
+  elseif mode == "head" then
+    create_head()
+    await_run()
+    await_head()
+    if n > 0 then create_workers(); await_workers() end
+  else
+    create_head()
+    if n > 0 then create_workers() end
+    await_run()
+    if n > 0 then await_workers() else await_head() end
   end
   local secs = clock.monotonic() - t0
   h:close()

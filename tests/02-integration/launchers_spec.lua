@@ -671,14 +671,34 @@ print(c.getresponse().status)
       assert.equal(OLD_RAY, assert(get_json(h.port)).version)
     end)
 
-    it("refuses to start without a completed venv and names the setup job", function()
-      local c = new_cluster { venv = { dir = ".raycai/venvs/missing", python = "python3" } }
+    it("waits for the venv at most timeouts.setup, saying so, then names the setup job", function()
+      -- issue 17: a launcher started during the setup job waits for its venv's marker
+      local c = new_cluster { venv = { dir = ".raycai/venvs/missing", python = "python3" },
+                              timeouts = { head_wait = WAIT, ray_start = WAIT, setup = 1 } }
       local h = launch(c.head, "g1")
       assert.equal(1, h.p:wait(WAIT))
       local log = read(h.log)
+      assert.matches("waiting for the venv %.raycai/venvs/missing %(fingerprint fp%-test%)", log)
       assert.matches("venv %.raycai/venvs/missing is not ready", log)
       assert.matches("setup job of cluster '" .. c.name .. "'", log)
+      assert.matches("timeouts%.setup", log)
       assert.is_false(fs.exists(c.head_json))
+    end)
+
+    it("ends the venv wait at once on the setup job's failure marker, quoting it", function()
+      -- timeouts.setup is far beyond the test's deadline: only the marker can end the wait
+      local c = new_cluster { venv = { dir = ".raycai/venvs/failed", python = "python3" },
+                              timeouts = { head_wait = WAIT, ray_start = WAIT, setup = 3600 } }
+      assert(fs.mkdir(project .. "/.raycai/venvs/failed"))
+      assert(fs.write(project .. "/.raycai/venvs/failed/.raycai-failed",
+                      "setup failed: pip install exited with status 1; last lines of setup.log:\nERROR: no-such-pkg\n"))
+      for _, script in ipairs { c.head, c.worker } do
+        local h = launch(script, "g1")
+        assert.equal(1, h.p:wait(WAIT))
+        local log = read(h.log)
+        assert.matches("the setup job failed, so Ray cannot start: setup failed: pip install exited", log)
+        assert.matches("ERROR: no%-such%-pkg", log)
+      end
     end)
   end)
 

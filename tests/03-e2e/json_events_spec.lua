@@ -124,6 +124,12 @@ describe("--json events", function()
     assert.equal(2, summary.workers_ready)
     assert.equal("gpu", summary.cluster)
     assert.matches("^https://", summary.dashboard)
+    -- issue 17: the phase timings of the summary line (default overlap=head: the head started
+    -- while the setup job ran)
+    assert.is_table(summary.phases)
+    assert.equal("head", summary.phases.overlap)
+    for _, k in ipairs { "setup", "head_start", "workers", "total" } do assert.is_number(summary.phases[k], k) end
+    assert.same({ "head start" }, summary.phases.overlapped)
   end)
 
   it("tells status per object and whether the cluster is healthy", function()

@@ -44,7 +44,8 @@ describe("ray recipes against cml-sim", function()
   end)
 
   it("overlaps what does not need to wait: launchers during the setup run, checks and reads beside others", function()
-    assert.equal(0, raycai(s, { GPU }).code)
+    -- the sequential order (overlap=none; tests/overlap_spec.lua has the other modes' orders)
+    assert.equal(0, raycai(s, { "--set", "overlap=none", GPU }).code)
     local log = s:requests()
     local function index(pred, what)
       for i, q in ipairs(log) do if pred(q) then return i end end

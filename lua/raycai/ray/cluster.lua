@@ -271,7 +271,7 @@ function M.prepare(ctx, create)
   local ok, err = naming.check_cluster(p.cluster)
   if not ok then return nil, err end
   local client = ctx:client()
-  st = st or { client = client, runtimes = {} }
+  st = st or { client = client, runtimes = {}, t0 = require("raycai.clock").monotonic() }
   ctx.state.ray = st
   -- a plan in this run already looked the project up and found none: create it straight away
   -- (a project created meanwhile by another run answers 409 and is adopted below)

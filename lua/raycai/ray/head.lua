@@ -7,6 +7,7 @@ local poll = require "raycai.ray.poll"
 local setup = require "raycai.ray.setup"
 local ui = require "raycai.ui"
 local cjson = require "cjson.safe"
+local overlap = require "raycai.ray.overlap"  -- issue 17
 
 local M = {}
 
@@ -68,7 +69,11 @@ function M.apply(ctx)
   if not st.fresh then list, lerr = apps.list(st) end
   if not list then return nil, lerr end
   local head = list[st.names.head]
-  if head and apps.matches(head, spec) then
+  local early, eerr = overlap.created_head(st)  -- issue 17: created while the setup job ran
+  if eerr then return nil, eerr end
+  if early then
+    head = early
+  elseif head and apps.matches(head, spec) then
     st.generation = apps.env_of(head).RAYCAI_GENERATION
     ui.object("kept", "application", head.name, { id = head.id, status = head.status })
   else
@@ -86,6 +91,7 @@ function M.apply(ctx)
       if not gone then return nil, gerr end
     end
     st.generation = apps.new_generation()
+    overlap.phase_start(st, "head start")  -- issue 17
     local created, cerr = client:create_application(pid, apps.stamp(body, spec, st.generation))
     if not created then
       local hint = cerr.status == 409 and apps.conflict_hint(st, body) or ""
@@ -95,11 +101,13 @@ function M.apply(ctx)
     head = created
   end
   -- a head created just now is STARTING: look first after a pause
-  local settle = head == list[st.names.head] and 0 or poll.SETTLE
+  local settle = (head == list[st.names.head] or early) and 0 or poll.SETTLE
   -- on success the second result is the last listing, on failure the error
   local p = ctx.params
   local ok, res, pending = apps.wait_running(st, { body.name }, p.timeouts.head, "head",
-    { initial = settle, first = poll.SETTLE, meanwhile = function() ctx:idle() end,
+    { initial = settle, first = poll.SETTLE,
+      -- issue 17: a head started early is likely running now: the deferred checks wait for the workers' wait
+      meanwhile = not early and function() ctx:idle() end or nil,
       pending = not p.keep_partial and math.min(p.timeouts.pending, p.timeouts.head) or nil })
   if not ok then
     if res == "interrupted" then return nil, res end
@@ -118,8 +126,9 @@ function M.apply(ctx)
       st.project.name, body.name, recipe)
   end
   st.head = head
+  overlap.phase_end(st, "head start")  -- issue 17
   -- how long this cluster's applications take to start: workers look first after about that
-  st.app_start_seconds = apps.start_seconds(res[body.name])
+  st.app_start_seconds = overlap.start_estimate(st, early, res[body.name])  -- issue 17
   if require("raycai.ray.groups").total(ctx.params) == 0 then
     -- with workers, the summary reads head.json once they have joined (and so it exists)
     local info = M.head_info(st, st.generation)
@@ -175,6 +184,7 @@ function M.status(ctx)
 end
 
 
-M.step = { name = "start_head", plan = M.plan, apply = M.apply, destroy = M.destroy, status = M.status }
+M.step = { name = "start_head", plan = M.plan, apply = M.apply, destroy = M.destroy, status = M.status,
+           early = overlap.early }  -- issue 17: the head (and workers) start during the setup wait
 
 return M

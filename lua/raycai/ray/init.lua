@@ -194,6 +194,10 @@ function M.params(d)
     keep_partial = param(pick(d.keep_partial, false), "keep workers created before a failed create, "
                          .. "and keep pending applications waiting until timeouts.workers/head"),
     parallel = param(pick(d.parallel, 16), "concurrent create/delete requests", { min = 1, max = 128 }),
+    -- issue 17: see raycai.ray.overlap and docs/performance.md for the default
+    overlap = param(pick(d.overlap, "head"), "start applications while the setup job builds the venv "
+                    .. "(their launchers wait for it): none, head (the CPU head only) or all (GPU workers too)",
+                    { choices = { "none", "head", "all" } }),
     timeouts = {
       project = param(pick(t.project, 120), "seconds to wait for a new project", { min = 1 }),
       setup = param(pick(t.setup, 1800), "seconds the setup job may run", { min = 1 }),
@@ -261,15 +265,19 @@ local function summary(ctx)
   read_head_address(st)
   local url = dashboard_url(ctx, st)
   local ready = st.workers_ready or 0
+  local overlap = require "raycai.ray.overlap"  -- issue 17: where the time went
+  local phases = overlap.phases_line(st)
   ui.event("summary", { cluster = ctx.params.cluster, project = st.project and st.project.name,
                         head_address = st.head_address, dashboard = url, generation = st.generation,
-                        workers_ready = ready, workers = groups.total(ctx.params), ray_auth = ray_auth(ctx) })
+                        workers_ready = ready, workers = groups.total(ctx.params), ray_auth = ray_auth(ctx),
+                        phases = phases and overlap.phases_json(st, overlap.mode(ctx)) or nil })
   ui.out(("Ray cluster '%s' is up in project %s (generation %s)"):format(ctx.params.cluster,
     st.project.name, st.generation or "?"))
   ui.out("  head:      " .. (st.head_address or "running (address not published yet in " .. st.names.files.head_json .. ")"))
   if url then ui.out("  dashboard: " .. url) end
   ui.out(("  workers:   %d/%d running"):format(ready, groups.total(ctx.params)))
   ui.out("  ray auth:  " .. ray_auth_text(ctx))
+  if phases then ui.out("  time:      " .. phases) end
 end
 
 

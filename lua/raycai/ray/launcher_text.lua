@@ -55,7 +55,7 @@ function M.vars(p, v, args, g)
               fingerprint = v.fingerprint, log = v.log, job_name = v.job },
     head = { cpus = p.head.cpu },
     worker = { cpus = g.cpu, gpus = g.gpu, group = g.name or "worker" },
-    timeouts = { head_wait = p.timeouts.head_wait, ray_start = p.timeouts.ray_start },
+    timeouts = { head_wait = p.timeouts.head_wait, ray_start = p.timeouts.ray_start, setup = p.timeouts.setup },
     ray_start_retries = p.ray.start_retries,
     ray = { object_store_mb = p.ray.object_store_mb, args = args or {},
             auth = versions.has_token_auth(p.ray.version) and "token" or "none" },  -- issue 14

@@ -6,6 +6,7 @@ local scripts = require "raycai.ray.launcher_text"
 local poll = require "raycai.ray.poll"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
+local overlap = require "raycai.ray.overlap"  -- issue 17
 
 local M = {}
 
@@ -108,7 +109,7 @@ end
 --- running) is not a reason to poll fast again: only the end matters, and the running phase
 --- (pip installing Ray) is the long one. When raycai gives up (the job's timeout and a grace
 --- passed: CML should have ended it), it stops the run so the next up does not wait on it.
-local function wait_run(ctx, client, pid, run)
+local function wait_run(ctx, client, pid, run, initial)
   local last = run.status
   local timeout = ctx.params.timeouts.setup
   local limit = timeout + math.min(60, timeout)
@@ -119,7 +120,7 @@ local function wait_run(ctx, client, pid, run)
     last = r.status
     run = r
     return FINISHED[r.status] or false, false
-  end, { timeout = limit, initial = poll.SETTLE, first = poll.SETTLE,
+  end, { timeout = limit, initial = initial or poll.SETTLE, first = poll.SETTLE,
          meanwhile = function() ctx:idle() end,  -- the later steps' early work (the launchers)
          on_timeout = function()
     return ("the setup job run %s is still %s after %d s"):format(run.id, last, math.floor(limit))
@@ -266,16 +267,21 @@ function M.plan(ctx)
     end
     return out
   end }
+  -- every venv's job in one listing: the name filter matches substrings, and each job name
+  -- starts with the head's (raycai-<c>-setup, raycai-<c>-setup-worker)
+  fns[2] = function()
+    return cluster.list_all(st.client, "list_jobs", { pid }, { search_filter = { name = st.names.job } })
+  end
   for _, v in ipairs(s.venvs) do
-    fns[#fns + 1] = function() return find_job(st.client, pid, v.job) end
     fns[#fns + 1] = function() return venv_ready(st.client, pid, v.dir) end
   end
   local res = st.client:together(table.unpack(fns))
   if not res[1][1] then return nil, res[1][2] end
+  if not res[2][1] then return nil, res[2][2] end
   for i, v in ipairs(s.venvs) do
-    local job, ready = res[2 * i][1], res[2 * i + 1][1]
-    if job == nil then return nil, res[2 * i][2] end
-    if ready == nil then return nil, res[2 * i + 1][2] end
+    local job, ready = false, res[2 + i][1]
+    for _, j in ipairs(res[2][1]) do if j.name == v.job then job = j end end
+    if ready == nil then return nil, res[2 + i][2] end
     changes[#changes + 1] = { action = res[1][1][i], kind = "file", name = v.script }
     local want = desired_job(ctx, v)
     if not job then
@@ -379,20 +385,34 @@ function M.apply(ctx)
   end
   -- the builds run side by side; waiting for each in turn takes as long as the slowest
   local done = {}
-  for _, b in ipairs(runs) do
-    local run, aerr = wait_run(ctx, client, pid, b.run)
-    if not run then return nil, aerr end
+  overlap.phase_start(st, "setup")  -- issue 17: phase timing
+  st.setup_waiting = true  -- issue 17: the applications may start during this wait (overlap)
+  for i, b in ipairs(runs) do
+    -- the runs started together: once the first has ended, the next has likely ended too
+    local run, aerr = wait_run(ctx, client, pid, b.run, i > 1 and 0 or nil)
+    if not run then
+      st.setup_waiting = nil
+      if aerr == "interrupted" then return nil, aerr end
+      return nil, overlap.setup_failed(ctx, st, aerr)  -- issue 17: remove what started early
+    end
     if run.status ~= "ENGINE_SUCCEEDED" then
-      return nil, ("setup job %s run %s ended %s%s"):format(b.job.name, run.id, run.status,
-        log_tail(client, pid, b.venv.log))
+      st.setup_waiting = nil
+      return nil, overlap.setup_failed(ctx, st, ("setup job %s run %s ended %s%s"):format(b.job.name, run.id,
+        run.status, log_tail(client, pid, b.venv.log)))
     end
     done[#done + 1] = run.id
+    if i == 1 then overlap.setup_ended(st, run) end  -- issue 17: the head's venv run (the first)
   end
+  st.setup_waiting = nil
+  overlap.phase_end(st, "setup")
   -- the jobs succeeded, so their scripts wrote the markers as their last act; checking only
   -- warns, so it need not hold up the head: it runs while the head starts
   ctx:defer(function()
-    for _, b in ipairs(runs) do
-      local present = venv_ready(client, pid, b.venv.dir)
+    local checks = {}
+    for i, b in ipairs(runs) do checks[i] = function() return venv_ready(client, pid, b.venv.dir) end end
+    local res = client:together(table.unpack(checks))  -- one round trip for every venv
+    for i, b in ipairs(runs) do
+      local present = res[i][1]
       if present == false then
         ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
           .. "without exec mode runs no scripts)"):format(b.venv.dir, MARKER))

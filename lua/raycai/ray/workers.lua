@@ -8,6 +8,7 @@ local apps = require "raycai.ray.apps"
 local poll = require "raycai.ray.poll"
 local ui = require "raycai.ui"
 local groups = require "raycai.ray.groups"
+local overlap = require "raycai.ray.overlap"  -- issue 17
 
 local M = {}
 
@@ -140,6 +141,7 @@ function M.apply(ctx)
   if not st.generation then return nil, "start_workers needs start_head to run first" end
   local list, lerr = {}, nil  -- a project this run created has no workers yet
   if not st.fresh then list, lerr = apps.list(st) end
+  if list then list, lerr = overlap.with_workers(ctx, st, list) end  -- issue 17: created early
   if not list then return nil, lerr end
   local r, rerr = reconcile(ctx, st, list, st.generation)
   if not r then return nil, rerr end
@@ -168,6 +170,7 @@ function M.apply(ctx)
   end
   local settle = 0
   if #bodies > 0 then
+    overlap.phase_start(st, "workers")  -- issue 17
     local results = st.client:create_applications(st.project.id, bodies, { parallel = ctx.params.parallel })
     -- a worker starts in about the time the head took (same workspace, same launcher), so the
     -- last one created is due that long after the batch: look first then, then poll adaptively
@@ -221,6 +224,7 @@ function M.apply(ctx)
       .. "; the head is up: run up again to replace failed workers, or down to remove the cluster"
   end
   st.workers_ready = #names
+  overlap.phase_end(st, "workers")  -- issue 17
   -- every application now uses this run's venvs: the cluster's older ones can go
   require("raycai.ray.setup").collect(ctx, st)
   return true, ("%d/%d workers running"):format(#names, #names)
