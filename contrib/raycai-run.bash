@@ -25,7 +25,7 @@ _raycai_run() {
     cword=$COMP_CWORD
   fi
   local opts="--set --json --verbose -v --quiet -q --insecure --trust-recipe --purge --sim --list-recipes --version --help -h"
-  local actions="up plan status down params submit job logs env"
+  local actions="up plan status down params suspend resume submit job logs env"
   local exe=${words[0]:-raycai-run}
 
   # the recipe and the action given so far (a --set value is not one of them)
@@ -70,7 +70,7 @@ _raycai_run() {
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-f --follow --tail --out-dir" -- "$cur"))
       elif [[ $npos -eq 2 ]]; then COMPREPLY=($(compgen -W "setup head worker job" -- "$cur")); fi
       return ;;
-    env) return ;;
+    env|suspend) return ;;
   esac
   if [[ $npos -ge 1 && $recipe == list ]]; then
     [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--project --all-projects --json" -- "$cur"))

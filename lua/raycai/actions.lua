@@ -10,7 +10,7 @@ local ui = require "raycai.ui"
 
 local M = {}
 
-M.ORDER = { "up", "plan", "status", "down", "params", "submit", "job", "logs", "env" }
+M.ORDER = { "up", "plan", "status", "down", "params", "suspend", "resume", "submit", "job", "logs", "env" }
 
 
 --- plan's table of changes; returns the number pending.
@@ -92,6 +92,17 @@ M.params = {
 local function day2(module, doc)
   return { doc = doc, day2 = true, run = function(ctx) return require(module).run(ctx, ctx.options.day2) end }
 end
+
+-- (issue 16) suspend stops the applications, keeps everything else; resume is up (it re-creates
+-- the stopped head with a new generation, and its workers with it)
+M.suspend = day2("raycai.ray.suspend", {
+  "stop every application of the cluster (workers first; no CPU/GPU held) and keep its",
+  "names, spec, venv and files; status shows suspended" })
+M.resume = {
+  doc = { "bring a suspended cluster back to the recipe (the same as up) and wait for it" },
+  warns = true,
+  run = M.up.run,
+}
 
 M.submit = day2("raycai.ray.submit", {
   "[--name ID] [--rerun] [--detach] [--working-dir DIR] [--env K=V] [--cpu N] [--memory GB] -- ENTRYPOINT...",

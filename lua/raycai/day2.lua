@@ -10,6 +10,7 @@ local VALUED = {
   logs = { ["--tail"] = "tail", ["--out-dir"] = "out_dir" },
   job = {},
   env = {},
+  suspend = {},
   list = { ["--project"] = "project" },
 }
 local FLAGS = {
@@ -17,6 +18,7 @@ local FLAGS = {
   logs = { ["-f"] = "follow", ["--follow"] = "follow" },
   job = { ["-f"] = "follow", ["--follow"] = "follow" },
   env = {},
+  suspend = {},
   list = { ["--all-projects"] = "all_projects" },
 }
 -- the global options a user may also write after the action

@@ -55,6 +55,7 @@ function M.plan(ctx)
   end
   return { { action = "update", kind = "application", name = body.name,
              detail = apps.LIVE[head.status] and "spec changed: replace head and workers"
+                      or head.status == "APPLICATION_STOPPED" and "suspended: resume re-creates it (new generation)"
                       or ("replace " .. tostring(head.status)) } }
 end
 

@@ -312,8 +312,18 @@ local function print_status(ctx, rows)
   if url then ui.out("dashboard: " .. url) end
   if st and st.head_address then ui.out("head address: " .. st.head_address) end
   ui.out("ray auth: " .. ray_auth_text(ctx))
-  ui.out(healthy and "cluster healthy" or "cluster not healthy")
-  ui.event("status_summary", { healthy = healthy, dashboard = url, head_address = st and st.head_address,
+  -- (issue 16) every application STOPPED: suspended (by suspend), not broken
+  local napps, nstopped = 0, 0
+  for _, r in ipairs(rows) do
+    if r.kind == "application" then
+      napps = napps + 1
+      if r.state == "APPLICATION_STOPPED" then nstopped = nstopped + 1 end
+    end
+  end
+  local suspended = napps > 0 and nstopped == napps
+  ui.out(healthy and "cluster healthy" or suspended and "cluster suspended (resume brings it back)"
+         or "cluster not healthy")
+  ui.event("status_summary", { healthy = healthy, suspended = suspended, dashboard = url, head_address = st and st.head_address,
                                ray_auth = ray_auth(ctx) })
   return healthy
 end

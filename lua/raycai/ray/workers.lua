@@ -108,7 +108,9 @@ function M.plan(ctx)
   end
   st.workers_ready = running
   for _, x in ipairs(r.replace) do
-    changes[#changes + 1] = { action = "update", kind = "application", name = x.app.name, detail = "replace worker",
+    changes[#changes + 1] = { action = "update", kind = "application", name = x.app.name,
+                              detail = x.app.status == "APPLICATION_STOPPED" and "suspended: re-created with the head"
+                                       or "replace worker",
                               group = r.bodies[x.index].want.group }
   end
   for _, k in ipairs(r.create) do
