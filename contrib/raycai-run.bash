@@ -25,7 +25,7 @@ _raycai_run() {
     cword=$COMP_CWORD
   fi
   local opts="--set --json --verbose -v --quiet -q --insecure --trust-recipe --purge --sim --list-recipes --version --help -h"
-  local actions="up plan status down params suspend resume submit job logs env"
+  local actions="up plan status down params suspend resume run submit job logs env"
   local exe=${words[0]:-raycai-run}
 
   # the recipe and the action given so far (a --set value is not one of them)
@@ -61,6 +61,9 @@ _raycai_run() {
   case $action in
     submit)
       [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--name --rerun --detach --working-dir --env --cpu --memory --" -- "$cur"))
+      return ;;
+    run)
+      [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--down=always --down=success --down=never --ttl --name --working-dir --env --cpu --memory --" -- "$cur"))
       return ;;
     job)
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-f --follow" -- "$cur"))

@@ -10,7 +10,7 @@ local ui = require "raycai.ui"
 
 local M = {}
 
-M.ORDER = { "up", "plan", "status", "down", "params", "suspend", "resume", "submit", "job", "logs", "env" }
+M.ORDER = { "up", "plan", "status", "down", "params", "suspend", "resume", "run", "submit", "job", "logs", "env" }
 
 
 --- plan's table of changes; returns the number pending.
@@ -108,6 +108,10 @@ M.submit = day2("raycai.ray.submit", {
   "[--name ID] [--rerun] [--detach] [--working-dir DIR] [--env K=V] [--cpu N] [--memory GB] -- ENTRYPOINT...",
   "run ENTRYPOINT as a Ray driver on the cluster (a CML job) and follow its output;",
   "exit 0 when it succeeded, 1 when it failed or was stopped, 130 on Ctrl-C (stops it)" })
+M.run = day2("raycai.ray.oneshot", {
+  "[--down=always|success|never] [--ttl SECONDS] [SUBMIT-OPTIONS] -- ENTRYPOINT...",
+  "up, submit ENTRYPOINT, then down (default success: down when it succeeded, keep the",
+  "cluster when not); exit status is the job's; --ttl keeps the cluster SECONDS longer" })
 M.job = day2("raycai.ray.jobs", { "list|status ID|logs [-f] ID|stop ID: the cluster's submissions" })
 M.logs = day2("raycai.ray.logs", {
   "[setup|head|GROUP-I|GROUP|job ID] [-f] [--tail N] [--out-dir DIR]",

@@ -76,8 +76,10 @@ describe("suspend and resume in exec mode", function()
       assert.equal("APPLICATION_RUNNING", a.status, name)
       assert.equal(gen2, cl.env_of(a).RAYCAI_GENERATION, name)
     end
-    local page = s:wait_for(function() local d = head._app_port and dashboard(head._app_port) return d and #d.nodes == 2 and d end,
-                            60, "both workers in the new head's dashboard")
+    local page = s:wait_for(function()
+      local d = head._app_port and dashboard(head._app_port)
+      return d and #d.nodes == 2 and d
+    end, 60, "both workers in the new head's dashboard")
     assert.equal(2, #page.nodes)
   end)
 end)

@@ -54,7 +54,7 @@ local function usage(msg) ui.error(msg) return 2 end
 
 
 --- A fresh submission id, like Ray's raysubmit_<random> (a hyphen: it is part of a job name).
-local function new_id()
+function M.new_id()
   local f = io.open("/dev/urandom", "rb")
   local seed = (f and f:read(16) or "") .. tostring(clock.time())
   if f then f:close() end
@@ -103,7 +103,7 @@ function M.run(ctx, args)
   local wd = args.working_dir or "."
   local okw, werr = check_working_dir(wd)
   if not okw then return usage(werr) end
-  local sid = args.name or new_id()
+  local sid = args.name or M.new_id()
   local okid, iderr = subs.check_id(sid)
   if not okid then return usage(iderr) end
   local st, err = subs.cluster(ctx)
