@@ -82,13 +82,21 @@ function M.run(ctx, args)
     if a ~= head and apps.LIVE[a.status] then workers[#workers + 1] = a end
   end
   table.sort(workers, function(a, b) return a.name < b.name end)
-  local ok, serr = stop_all(st, workers)
-  if not ok then ui.error(serr) return 1 end
-  if apps.LIVE[head.status] then
-    ok, serr = stop_all(st, { head })
-    if not ok then ui.error(serr) return 1 end
+  local live = #workers > 0 or apps.LIVE[head.status]
+  -- the cluster's lock while it stops applications (an up at the same time would re-create
+  -- them); a cluster stopped already is only read: no lock, no request that changes anything
+  local release = function() end
+  if live then
+    local lerr2
+    release, lerr2 = require("raycai.ray.lock").acquire(ctx, "suspend")
+    if not release then ui.error(tostring(lerr2)) return 1 end
   end
-  local done, werr = wait_stopped(ctx, st)
+  local ok, serr = stop_all(st, workers)
+  if ok and apps.LIVE[head.status] then ok, serr = stop_all(st, { head }) end
+  local done, werr = true, nil
+  if ok then done, werr = wait_stopped(ctx, st) end
+  release()
+  if not ok then ui.error(serr) return 1 end
   if not done then ui.error(werr) return 1 end
   ui.event("cluster_suspended", { cluster = ctx.params.cluster, stopped = #workers + (apps.LIVE[head.status] and 1 or 0) })
   ui.out(("cluster %s suspended: its applications are stopped (no CPU/GPU held); the project, venv and files "
