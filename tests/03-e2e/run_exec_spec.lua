@@ -80,4 +80,25 @@ describe("run: up, submit, down", function()
     assert.matches("%-%-ttl", r.stderr)
     assert.equal(0, cl.count(cl.apps_of(s, "raycai-gpu-")))
   end)
+
+  it("Ctrl-C stops the job, exits 130 and applies the policy (always: down)", function()
+    local out = os.tmpname()
+    local argv = { require("support.run").exe }
+    for _, a in ipairs(base) do argv[#argv + 1] = a end
+    for _, a in ipairs { "run", "--down=always", "--name", "sleepy", "--", "python", "-c",
+                         "import time; print('started', flush=True); time.sleep(60)" } do
+      argv[#argv + 1] = a
+    end
+    argv.env, argv.stdout, argv.stderr, argv.kill_on_close = env, out, out, true
+    local p = assert(proc.spawn(argv))
+    s:wait_for(function() return (fs.read(out) or ""):find("\nstarted\n", 1, true) end, 120, "the entrypoint's output")
+    p:kill("INT")
+    local code = p:wait(120)
+    p:close()
+    local text = fs.read(out) or ""
+    os.remove(out)
+    assert.equal(130, code, text)
+    assert.matches("stopped submission sleepy", text)
+    assert.equal(0, cl.count(cl.apps_of(s, "raycai-gpu-")), text)
+  end)
 end)
