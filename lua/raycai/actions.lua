@@ -101,7 +101,11 @@ M.suspend = day2("raycai.ray.suspend", {
 M.resume = {
   doc = { "bring a suspended cluster back to the recipe (the same as up) and wait for it" },
   warns = true,
-  run = M.up.run,
+  run = function(ctx)
+    local ok, err = require("raycai.ray.suspend").exists(ctx)
+    if not ok then return nil, err, 1 end
+    return M.up.run(ctx)
+  end,
 }
 
 M.submit = day2("raycai.ray.submit", {

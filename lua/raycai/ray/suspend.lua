@@ -61,21 +61,37 @@ local function wait_stopped(ctx, st)
 end
 
 
+--- The cluster's state and applications (by name) when it has a head; else nil, a line naming it.
+local function existing(ctx)
+  local st, err = subs.cluster(ctx)
+  local list, lerr
+  if st then list, lerr = apps.list(st) end
+  if st and not list then return nil, "could not list the cluster's applications: " .. tostring(lerr) end
+  if not st or not list[st.names.head] then
+    return nil, ("cluster %s does not exist in project %s (%s)"):format(ctx.params.cluster,
+      ctx.params.project, st and "no head application" or err)
+  end
+  return st, list
+end
+
+
+--- resume: true when the cluster exists (it brings back a cluster, it does not create one),
+--- else nil, a line naming it and the fix.
+function M.exists(ctx)
+  local st, err = existing(ctx)
+  if not st then return nil, err .. "; run up to create it" end
+  return true
+end
+
+
 function M.run(ctx, args)
   if args and #args.words > 0 then
     ui.error(("unexpected argument '%s' for suspend"):format(args.words[1]))
     return 2
   end
   local recipe = ctx.options.recipe or "RECIPE"
-  local st, err = subs.cluster(ctx)
-  local list, lerr
-  if st then list, lerr = apps.list(st) end
-  if st and not list then ui.error("could not list the cluster's applications: " .. tostring(lerr)) return 1 end
-  if not st or not list[st.names.head] then
-    ui.error(("cluster %s does not exist in project %s (%s); nothing to suspend"):format(ctx.params.cluster,
-      ctx.params.project, st and "no head application" or err))
-    return 1
-  end
+  local st, list = existing(ctx)
+  if not st then ui.error(list .. "; nothing to suspend") return 1 end
   -- workers of every group first (they would only try to rejoin a stopped head), then the head
   local workers, head = {}, list[st.names.head]
   for _, a in pairs(list) do
