@@ -2,14 +2,12 @@
 -- head and the CPU group share the Standard runtime (one venv), the GPU trainers get the venv of
 -- their own runtime (one setup job per distinct runtime, as issue 11 made it); every worker joins
 -- with its group's ray_args; a re-run sends no mutating request; down leaves nothing.
-local sim = require "support.sim"
+local exec = require "support.exec"
 local run = require("support.run").raycai
-local proc = require "raycai.proc"
 local fs = require "raycai.fs"
 local http = require "raycai.http"
 local cjson = require "cjson"
 local cluster = require "support.cluster"
-local versions = require "raycai.ray.versions"
 
 local MIXED = "recipes/mixed_cluster.lua"
 local mutations, app_named, apps_of, count = cluster.mutations, cluster.app_named, cluster.apps_of, cluster.count
@@ -19,12 +17,8 @@ describe("worker groups run by cml-sim in exec mode", function()
   local s, wheels
 
   setup(function()
-    wheels = fs.tempdir("raycai-wheels")
-    local p = assert(proc.spawn { "python3", "tests/support/stub_wheel.py", wheels, versions.DEFAULT,
-                                  stdout = "null" })
-    assert.equal(0, p:wait(60))
-    s = sim.start { exec = true, delays = { app_start = 10, app_stop = 10, job_scheduling = 10,
-                                            job_starting = 10 } }
+    wheels = exec.wheels()
+    s = exec.sim()
   end)
 
   teardown(function()

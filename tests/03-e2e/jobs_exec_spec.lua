@@ -1,12 +1,11 @@
 -- Day-2 commands (issue 15) for real: cml-sim in exec mode runs the setup job, the launchers and
 -- the submitter job (the entrypoint as a stub-Ray driver); raycai follows the output through the
 -- files API.
-local sim = require "support.sim"
+local exec = require "support.exec"
 local run = require "support.run"
 local proc = require "raycai.proc"
 local fs = require "raycai.fs"
 local cjson = require "cjson"
-local versions = require "raycai.ray.versions"
 
 local GPU = "recipes/gpu_cluster.lua"
 local free_port = require("support.ports").free
@@ -16,12 +15,8 @@ describe("submit, job, env against a cluster in exec mode", function()
   local s, wheels, env, base
 
   setup(function()
-    wheels = fs.tempdir("raycai-wheels")
-    local p = assert(proc.spawn { "python3", "tests/support/stub_wheel.py", wheels, versions.DEFAULT,
-                                  stdout = "null" })
-    assert.equal(0, p:wait(60))
-    s = sim.start { exec = true, delays = { app_start = 10, app_stop = 10, job_scheduling = 10,
-                                            job_starting = 10 } }
+    wheels = exec.wheels()
+    s = exec.sim()
     env = { CML_HOST = s.url, CML_API_KEY = s.api_key }
     base = { "--set", "ray.find_links=" .. wheels, "--set", "ray.gcs_port=" .. free_port(),
              "--set", "workers=1", "--set", "timeouts.head=120", "--set", "timeouts.workers=120", GPU }

@@ -6,11 +6,11 @@
 -- during the overlapped wait exits 130 and the next up converges; a re-run mutates nothing.
 -- Order and outcome only, never durations.
 local sim = require "support.sim"
+local exec = require "support.exec"
 local run = require("support.run")
 local proc = require "raycai.proc"
 local fs = require "raycai.fs"
 local cluster = require "support.cluster"
-local versions = require "raycai.ray.versions"
 
 local GPU = "recipes/gpu_cluster.lua"
 local raycai = run.raycai
@@ -81,14 +81,11 @@ describe("overlap in exec mode", function()
   local s, wheels
 
   setup(function()
-    wheels = fs.tempdir("raycai-wheels")
-    local p = assert(proc.spawn { "python3", "tests/support/stub_wheel.py", wheels, versions.DEFAULT,
-                                  stdout = "null" })
-    assert.equal(0, p:wait(60))
+    wheels = exec.wheels()
   end)
   teardown(function() if wheels then fs.remove(wheels, { recursive = true }) end end)
   before_each(function()
-    s = sim.start { exec = true, delays = { app_start = 10, app_stop = 10, job_scheduling = 10, job_starting = 10 } }
+    s = exec.sim()
   end)
   after_each(function() if s then s:stop() end end)
 

@@ -4,7 +4,7 @@
 -- and refuse a client without it; the token lives only in the project's files (never in an
 -- environment, an output or a log); a new generation gets a new token; down --purge removes it.
 -- A Ray without token authentication is refused unless insecure_ray = true, which warns.
-local sim = require "support.sim"
+local exec = require "support.exec"
 local support_run = require "support.run"
 local run = support_run.raycai
 local proc = require "raycai.proc"
@@ -52,16 +52,11 @@ describe("Ray token authentication in exec mode", function()
   end
 
   setup(function()
-    wheels = fs.tempdir("raycai-wheels")
-    for _, v in ipairs { versions.DEFAULT, OLD_RAY } do
-      local p = assert(proc.spawn { "python3", "tests/support/stub_wheel.py", wheels, v, stdout = "null" })
-      assert.equal(0, p:wait(60))
-    end
+    wheels = exec.wheels(versions.DEFAULT, OLD_RAY)
     -- Ray before 2.53 gets click<8.3 (raycai.ray.versions); an empty click satisfies it offline
     local p = assert(proc.spawn { "python3", "tests/support/empty_wheel.py", wheels, "click", "8.1.7", stdout = "null" })
     assert.equal(0, p:wait(60))
-    s = sim.start { exec = true, delays = { app_start = 10, app_stop = 10, job_scheduling = 10,
-                                            job_starting = 10 } }
+    s = exec.sim()
     client = http.new { timeout = 5 }
   end)
 

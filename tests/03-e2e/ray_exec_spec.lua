@@ -4,9 +4,8 @@
 -- and join, each "pod" at its own 127.0.0.x. A head that restarts within Ray's reconnect grace
 -- gets its workers back; an idempotent re-run sends no mutating request, and down ends every
 -- process with clean launcher stops.
-local sim = require "support.sim"
+local exec = require "support.exec"
 local run = require("support.run").raycai
-local proc = require "raycai.proc"
 local fs = require "raycai.fs"
 local http = require "raycai.http"
 local cjson = require "cjson"
@@ -27,12 +26,8 @@ describe("a Ray cluster run by cml-sim in exec mode", function()
   local s, wheels, client
 
   setup(function()
-    wheels = fs.tempdir("raycai-wheels")
-    local p = assert(proc.spawn { "python3", "tests/support/stub_wheel.py", wheels, versions.DEFAULT,
-                                  stdout = "null" })
-    assert.equal(0, p:wait(60))
-    s = sim.start { exec = true, delays = { app_start = 10, app_stop = 10, job_scheduling = 10,
-                                            job_starting = 10 } }
+    wheels = exec.wheels()
+    s = exec.sim()
     client = http.new { timeout = 5 }
   end)
 

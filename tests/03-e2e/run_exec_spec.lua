@@ -1,11 +1,10 @@
 -- One-shot run (issue 16) for real: up, submit, down by policy, against cml-sim in exec mode with
 -- the stub Ray. The exit status is the job's; policy success keeps a failed job's cluster.
-local sim = require "support.sim"
+local exec = require "support.exec"
 local run = require("support.run").raycai
 local proc = require "raycai.proc"
 local fs = require "raycai.fs"
 local cl = require "support.cluster"
-local versions = require "raycai.ray.versions"
 
 local GPU = "recipes/gpu_cluster.lua"
 local free_port = require("support.ports").free
@@ -15,12 +14,8 @@ describe("run: up, submit, down", function()
   local s, wheels, env, base
 
   setup(function()
-    wheels = fs.tempdir("raycai-wheels")
-    local p = assert(proc.spawn { "python3", "tests/support/stub_wheel.py", wheels, versions.DEFAULT,
-                                  stdout = "null" })
-    assert.equal(0, p:wait(60))
-    s = sim.start { exec = true, delays = { app_start = 10, app_stop = 10, job_scheduling = 10,
-                                            job_starting = 10 } }
+    wheels = exec.wheels()
+    s = exec.sim()
     env = { CML_HOST = s.url, CML_API_KEY = s.api_key }
     base = { "--set", "ray.find_links=" .. wheels, "--set", "ray.gcs_port=" .. free_port(), "--set", "workers=1",
              "--set", "timeouts.head=120", "--set", "timeouts.workers=120", GPU }

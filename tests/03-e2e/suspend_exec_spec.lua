@@ -1,14 +1,12 @@
 -- suspend / resume for real (issue 16): cml-sim in exec mode runs the launchers with the stub
 -- Ray; suspend really stops the processes (the head's dashboard stops answering), resume brings
 -- the head back with a new generation and the workers join that new head.
-local sim = require "support.sim"
+local exec = require "support.exec"
 local run = require("support.run").raycai
-local proc = require "raycai.proc"
 local fs = require "raycai.fs"
 local http = require "raycai.http"
 local cjson = require "cjson"
 local cl = require "support.cluster"
-local versions = require "raycai.ray.versions"
 
 local GPU = "recipes/gpu_cluster.lua"
 local free_port = require("support.ports").free
@@ -18,12 +16,8 @@ describe("suspend and resume in exec mode", function()
   local s, wheels, client, env, base
 
   setup(function()
-    wheels = fs.tempdir("raycai-wheels")
-    local p = assert(proc.spawn { "python3", "tests/support/stub_wheel.py", wheels, versions.DEFAULT,
-                                  stdout = "null" })
-    assert.equal(0, p:wait(60))
-    s = sim.start { exec = true, delays = { app_start = 10, app_stop = 10, job_scheduling = 10,
-                                            job_starting = 10 } }
+    wheels = exec.wheels()
+    s = exec.sim()
     client = http.new { timeout = 5 }
     env = { CML_HOST = s.url, CML_API_KEY = s.api_key }
     base = { "--set", "ray.find_links=" .. wheels, "--set", "ray.gcs_port=" .. free_port(), "--set", "workers=2",
