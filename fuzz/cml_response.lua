@@ -1,5 +1,5 @@
 -- fuzz/cml_response.lua: the Lua half of fuzz_cml_response. Returns function(input) that feeds
--- arbitrary server responses to raycai.cml (lua/raycai/cml.lua, cml/call.lua: judge, retries,
+-- arbitrary server responses to raycai.cml (lua/raycai/cml/init.lua, cml/call.lua: judge, retries,
 -- recover, response shaping) through a fake transport, and every response body to lua-cjson.
 --
 -- Input: the first line names a client operation (see OPS; an unknown name picks one by the

@@ -4,7 +4,6 @@
 -- WORKERS ready/desired: the recipe's worker count is not stored in CML, so "desired" is the
 -- number of worker applications that exist; ready are those RUNNING in the head's generation.
 local context = require "raycai.context"
-local cluster = require "raycai.ray.cluster"
 local apps = require "raycai.ray.apps"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
@@ -25,7 +24,7 @@ end
 
 --- The clusters of one project: a list of { cluster, project, head, workers = {group = {ready, desired}}, ... }.
 local function clusters_of(client, project)
-  local list, err = cluster.list_all(client, "list_applications", { project.id },
+  local list, err = client:list_all("list_applications", { project.id },
     { search_filter = { name = "raycai-" } })
   if not list then return nil, ("could not list the applications of project %s: %s"):format(project.name, tostring(err)) end
   local by = {}
@@ -82,7 +81,7 @@ end
 --- else every project the key can see.
 local function projects(client, args)
   if args.project then
-    local p, err = cluster.find_named(client, "list_projects", {}, args.project)
+    local p, err = client:find_named("list_projects", {}, args.project)
     if p == nil then return nil, ("could not look up project %s: %s"):format(args.project, tostring(err)) end
     if not p then
       local ok, got = pcall(client.get_project, client, args.project)
@@ -97,7 +96,7 @@ local function projects(client, args)
     if not p then return nil, tostring(err) end
     return { p }
   end
-  local list, err = cluster.list_all(client, "list_projects", {})
+  local list, err = client:list_all("list_projects", {})
   if not list then return nil, "could not list projects: " .. tostring(err) end
   return list
 end

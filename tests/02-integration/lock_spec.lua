@@ -9,7 +9,7 @@ local context = require "raycai.context"
 local ray = require "raycai.ray"
 local cluster = require "raycai.ray.cluster"
 local lock = require "raycai.ray.lock"
-local poll = require "raycai.ray.poll"
+local poll = require "raycai.cml.poll"
 local clock = require "raycai.clock"
 local cjson = require "cjson"
 

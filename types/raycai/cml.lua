@@ -1,11 +1,12 @@
 ---@meta raycai.cml
--- LuaLS definitions of raycai.cml (lua/raycai/cml.lua): the Cloudera AI (CML) REST API v2
+-- LuaLS definitions of raycai.cml (lua/raycai/cml/init.lua): the Cloudera AI (CML) REST API v2
 -- client. In a step: `local client = ctx:client()`. Methods take path ids as arguments and
 -- bodies as tables shaped like the API's definitions; they return the decoded JSON response,
 -- or `nil, err` with err a raycai.cml.Error (tostring(err) is one line).
 
 ---@class raycai.cml
 ---@field errors raycai.cml.errors
+---@field PAGE_SIZE integer raycai's page size for every list it walks (100)
 local cml = {}
 
 ---@class raycai.cml.Options
@@ -316,5 +317,23 @@ function Client:each(name, ...) end
 ---@return table[]? items
 ---@return raycai.cml.Error? err
 function Client:all(name, ...) end
+
+--- Every item of a list, all pages of cml.PAGE_SIZE: `client:list_all("list_jobs", { pid },
+--- { search_filter = { name = prefix } })`.
+---@param name raycai.cml.ListName
+---@param args any[] the list's path ids
+---@param opts? table list options (search_filter, sort, ...)
+---@return table[]|nil items
+---@return raycai.cml.Error? err
+function Client:list_all(name, args, opts) end
+
+--- The item of a list named exactly `wanted` (the API's name filter matches substrings), or
+--- false when there is none.
+---@param name raycai.cml.ListName
+---@param args any[] the list's path ids
+---@param wanted string
+---@return table|false|nil item
+---@return raycai.cml.Error? err
+function Client:find_named(name, args, wanted) end
 
 return cml

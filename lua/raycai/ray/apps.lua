@@ -1,9 +1,8 @@
 -- raycai.ray.apps: the cluster's CML applications: desired bodies, one-request listing, and the
 -- list-based wait until they are RUNNING (ready means RUNNING: the launchers open their port only
 -- once Ray is really up).
-local cluster = require "raycai.ray.cluster"
 local hash = require "raycai.hash"
-local poll = require "raycai.ray.poll"
+local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
 
@@ -15,7 +14,7 @@ M.DEAD = { APPLICATION_FAILED = true, APPLICATION_STOPPED = true, APPLICATION_ST
 
 --- All applications of the cluster, by name, in one list request per page.
 function M.list(st)
-  local apps, err = cluster.list_all(st.client, "list_applications", { st.project.id },
+  local apps, err = st.client:list_all("list_applications", { st.project.id },
     { search_filter = { name = st.names.app_prefix }, page_size = 200 })
   if not apps then return nil, err end
   local by_name = {}

@@ -3,7 +3,7 @@
 -- Computed once per run and kept in ctx.state.ray.
 local naming = require "raycai.ray.naming"
 local ui = require "raycai.ui"
-local poll = require "raycai.ray.poll"
+local poll = require "raycai.cml.poll"
 local versions = require "raycai.ray.versions"
 local context = require "raycai.context"
 
@@ -13,28 +13,6 @@ local RUNTIMES_NEEDED = { up = true, plan = true }  -- actions whose steps resol
 local PROJECT_ID = "^" .. string.rep("[a-z0-9][a-z0-9][a-z0-9][a-z0-9]", 4, "%-") .. "$"
 
 
---- Every item of a list, all pages: the client's own walker with raycai's page size (100).
-function M.list_all(client, method, args, opts)
-  local o = { page_size = 100 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  local call_args = { table.unpack(args) }
-  call_args[#call_args + 1] = o
-  return client:all(method, table.unpack(call_args))
-end
-
-
---- The item of a list named exactly `name` (the API's name filter matches substrings), or
---- false when there is none, or nil, err.
-function M.find_named(client, method, args, name)
-  local list, err = M.list_all(client, method, args, { search_filter = { name = name } })
-  if not list then return nil, err end
-  for _, item in ipairs(list) do
-    if item.name == name then return item end
-  end
-  return false
-end
-
-
 --- The project with this exact name or id, or false when there is none.
 local function find_project(client, ref)
   if ref:match(PROJECT_ID) then
@@ -42,7 +20,7 @@ local function find_project(client, ref)
     if p then return p end
     if err.status ~= 404 and err.status ~= 403 then return nil, err end
   end
-  return M.find_named(client, "list_projects", {}, ref)
+  return client:find_named("list_projects", {}, ref)
 end
 
 
@@ -121,7 +99,7 @@ local function no_match(client, spec)
   local role = spec.role or "head"
   local what = ("edition %q and kernel %q"):format(spec.edition or "", spec.kernel or "")
   if spec.editor and spec.editor ~= "" then what = what .. (" and editor %q"):format(spec.editor) end
-  local list = M.list_all(client, "list_runtimes", {}, { search_filter = { edition = spec.edition } })
+  local list = client:list_all("list_runtimes", {}, { search_filter = { edition = spec.edition } })
   if not list then
     return ("no enabled runtime with %s in this workspace for the %s; set python.kernel, %s.edition "
       .. "or %s.runtime=<identifier>"):format(what, role, role, role)
@@ -164,7 +142,7 @@ function M.resolve_runtime(client, cache, spec, candidates)
     if spec.editor and spec.editor ~= "" then filter.editor = spec.editor end
   end
   local list, err = candidates, nil
-  if not list then list, err = M.list_all(client, "list_runtimes", {}, { search_filter = filter }) end
+  if not list then list, err = client:list_all("list_runtimes", {}, { search_filter = filter }) end
   if not list then return nil, "could not list runtimes: " .. tostring(err) end
   local best
   for _, rt in ipairs(list) do
@@ -345,7 +323,7 @@ function M.runtimes(ctx)
     -- all by edition, several editions: one list of this kernel (and editor) serves them all
     local filter = { kernel = p.python.kernel }
     if p.python.editor ~= "" then filter.editor = p.python.editor end
-    candidates, err = M.list_all(st.client, "list_runtimes", {}, { search_filter = filter })
+    candidates, err = st.client:list_all("list_runtimes", {}, { search_filter = filter })
     if not candidates then return nil, "could not list runtimes: " .. tostring(err) end
   end
   local ids = {}

@@ -3,7 +3,7 @@
 -- is not alive. Ready means APPLICATION_RUNNING; head.json's address is shown when present.
 local cluster = require "raycai.ray.cluster"
 local apps = require "raycai.ray.apps"
-local poll = require "raycai.ray.poll"
+local poll = require "raycai.cml.poll"
 local setup = require "raycai.ray.setup"
 local ui = require "raycai.ui"
 local cjson = require "cjson.safe"

@@ -1,7 +1,7 @@
 -- raycai.ray.launchers: the write_launchers step: head.py and worker.py rendered from the
 -- templates and written to .raycai/<cluster>/ in the project, only when they differ.
 local cluster = require "raycai.ray.cluster"
-local files = require "raycai.ray.files"
+local files = require "raycai.cml.files"
 local setup = require "raycai.ray.setup"
 local ui = require "raycai.ui"
 

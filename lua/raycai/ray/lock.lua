@@ -17,8 +17,8 @@
 -- be free), never deletes a lock.json that does not hold its own token or the stale token it
 -- claimed, and removes every copy CML made of its own uploads.
 local cluster = require "raycai.ray.cluster"
-local files = require "raycai.ray.files"
-local poll = require "raycai.ray.poll"
+local files = require "raycai.cml.files"
+local poll = require "raycai.cml.poll"
 local hash = require "raycai.hash"
 local clock = require "raycai.clock"
 local ui = require "raycai.ui"
@@ -309,7 +309,7 @@ end
 
 
 --- Take the cluster's lock for `action`. Returns a release function, or nil, err. While held,
---- every wait (raycai.ray.poll) renews the heartbeat and stops if the lock is lost.
+--- every wait (raycai.cml.poll) renews the heartbeat and stops if the lock is lost.
 function M.acquire(ctx, action)
   local st, err = cluster.prepare(ctx, action == "up")
   if not st then return nil, err end

@@ -4,8 +4,8 @@
 -- logs to .raycai/<cluster>/setup*.log; a submission to jobs/<id>/output.log. All are project
 -- files, read through the files API, so they outlive the applications and `down` (not --purge).
 local subs = require "raycai.ray.submissions"
-local files = require "raycai.ray.files"
-local poll = require "raycai.ray.poll"
+local files = require "raycai.cml.files"
+local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
 local term = require "raycai.term"
 local clock = require "raycai.clock"

@@ -137,7 +137,7 @@ function M.remove(ctx, st, keep_head)
   end
   -- up ends with nothing left: a deleted application may linger STOPPING with its name taken
   local gone, gerr = apps.wait_gone(st, doomed, ctx.params.timeouts.head, "applications",
-    { initial = require("raycai.ray.poll").SETTLE })
+    { initial = require("raycai.cml.poll").SETTLE })
   if not gone then
     return ("deleted the %d application(s) started early, but: %s"):format(#doomed, tostring(gerr))
   end

@@ -9,7 +9,7 @@
 -- credentials keep the plain URLs in the script and get no file.
 local cjson = require "cjson"
 local secrets = require "raycai.secrets"
-local files = require "raycai.ray.files"
+local files = require "raycai.cml.files"
 
 local M = {}
 

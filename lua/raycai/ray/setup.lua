@@ -1,9 +1,9 @@
 -- raycai.ray.setup: the setup_venv step. A CML job builds the cluster's Python venv into a folder
 -- named by its fingerprint; the job runs only when that venv's completion marker is missing.
 local cluster = require "raycai.ray.cluster"
-local files = require "raycai.ray.files"
+local files = require "raycai.cml.files"
 local scripts = require "raycai.ray.launcher_text"
-local poll = require "raycai.ray.poll"
+local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
 local overlap = require "raycai.ray.overlap"  -- issue 17
@@ -72,7 +72,7 @@ end
 
 
 local function find_job(client, pid, name)
-  return cluster.find_named(client, "list_jobs", { pid }, name)
+  return client:find_named("list_jobs", { pid }, name)
 end
 
 
@@ -270,7 +270,7 @@ function M.plan(ctx)
   -- every venv's job in one listing: the name filter matches substrings, and each job name
   -- starts with the head's (raycai-<c>-setup, raycai-<c>-setup-worker)
   fns[2] = function()
-    return cluster.list_all(st.client, "list_jobs", { pid }, { search_filter = { name = st.names.job } })
+    return st.client:list_all("list_jobs", { pid }, { search_filter = { name = st.names.job } })
   end
   for _, v in ipairs(s.venvs) do
     fns[#fns + 1] = function() return venv_ready(st.client, pid, v.dir) end
@@ -432,7 +432,7 @@ end
 --- The cluster's setup jobs by name, in one listing (the name filter matches substrings, and
 --- every name starts with the head's job name).
 local function find_jobs(st)
-  local list, err = cluster.list_all(st.client, "list_jobs", { st.project.id }, { search_filter = { name = st.names.job } })
+  local list, err = st.client:list_all("list_jobs", { st.project.id }, { search_filter = { name = st.names.job } })
   if not list then return nil, err end
   local out = {}
   for _, name in ipairs(job_names(st)) do

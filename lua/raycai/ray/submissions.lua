@@ -4,9 +4,9 @@
 -- output.log (the submitter's tee of the entrypoint). The CML job is raycai-<cluster>-submit-<id>.
 -- Shared by submit, job and logs.
 local cluster = require "raycai.ray.cluster"
-local files = require "raycai.ray.files"
+local files = require "raycai.cml.files"
 local apps = require "raycai.ray.apps"
-local poll = require "raycai.ray.poll"
+local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
 local term = require "raycai.term"
 local clock = require "raycai.clock"
@@ -99,7 +99,7 @@ end
 
 --- The CML job of a submission and its newest run (false when none), or nil, err.
 function M.job_and_run(st, sid)
-  local job, err = cluster.find_named(st.client, "list_jobs", { st.project.id }, M.job_name(st, sid))
+  local job, err = st.client:find_named("list_jobs", { st.project.id }, M.job_name(st, sid))
   if not job then return job, err end
   local runs, rerr = st.client:list_job_runs(st.project.id, job.id, { sort = "-created_at", page_size = 1 })
   if not runs then return nil, rerr end
@@ -123,7 +123,7 @@ end
 --- number deleted or nil, err.
 function M.purge(st)
   local prefix = M.job_name(st, "")
-  local list, err = cluster.list_all(st.client, "list_jobs", { st.project.id }, { search_filter = { name = prefix } })
+  local list, err = st.client:list_all("list_jobs", { st.project.id }, { search_filter = { name = prefix } })
   if not list then return nil, "could not list the submitter jobs: " .. tostring(err) end
   local n = 0
   for _, job in ipairs(list) do

@@ -8,7 +8,7 @@
 -- resources --cpu/--memory give it instead of taking the head's, and its state lives in project
 -- files, so it outlives the head (see docs/jobs.md).
 local apps = require "raycai.ray.apps"
-local files = require "raycai.ray.files"
+local files = require "raycai.cml.files"
 local setup = require "raycai.ray.setup"
 local head = require "raycai.ray.head"
 local launcher_text = require "raycai.ray.launcher_text"

@@ -5,7 +5,7 @@
 -- `resume` is `up`: a STOPPED head is re-created with a new generation and its STOPPED workers
 -- with it (see docs/jobs.md for why re-create and not PATCH + :restart).
 local apps = require "raycai.ray.apps"
-local poll = require "raycai.ray.poll"
+local poll = require "raycai.cml.poll"
 local subs = require "raycai.ray.submissions"
 local ui = require "raycai.ui"
 

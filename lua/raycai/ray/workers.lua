@@ -5,7 +5,7 @@
 -- waited for with one list request per poll. Never a silent head-only cluster.
 local cluster = require "raycai.ray.cluster"
 local apps = require "raycai.ray.apps"
-local poll = require "raycai.ray.poll"
+local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
 local groups = require "raycai.ray.groups"
 local overlap = require "raycai.ray.overlap"  -- issue 17

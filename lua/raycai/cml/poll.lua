@@ -1,4 +1,4 @@
--- raycai.ray.poll: wait on a condition with a deadline and an adaptive interval: fast at first,
+-- raycai.cml.poll: wait on a condition with a deadline and an adaptive interval: fast at first,
 -- backing off while nothing changes, back to fast on progress. Ctrl-C ends the wait at once.
 local clock = require "raycai.clock"
 local ui = require "raycai.ui"

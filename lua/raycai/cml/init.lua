@@ -21,6 +21,8 @@ local M = {}
 
 
 M.errors = errors
+-- raycai's page size for every list it walks (the swagger gives no maximum; FACTS.md is silent)
+M.PAGE_SIZE = 100
 local API = "/api/v2"
 local ARRAY_FIELDS = {
   runtime_addon_identifiers = true, attachments = true, recipients = true,
@@ -298,7 +300,7 @@ local function find_named(client, name, args, wanted, deadline_at)
   local items = {}
   local key = LISTS[name].key
   for page, err in iterate(client, name, args, { search_filter = { name = wanted.name },
-    page_size = 100 }, deadline_at) do
+    page_size = M.PAGE_SIZE }, deadline_at) do
     if not page then
       return nil, err
     end
@@ -778,6 +780,30 @@ function Client:all(name, ...)
     out[#out + 1] = item
   end
   return out
+end
+
+
+--- Every item of a list, all pages of M.PAGE_SIZE: `client:list_all("list_jobs", { pid },
+--- { search_filter = { name = "raycai-" } })`, or nil, err.
+function Client:list_all(name, args, opts)
+  local o = { page_size = M.PAGE_SIZE }
+  for k, v in pairs(opts or {}) do
+    o[k] = v
+  end
+  local call_args = { table.unpack(args) }
+  call_args[#call_args + 1] = o
+  return self:all(name, table.unpack(call_args))
+end
+
+
+--- The item of a list named exactly `wanted` (the API's name filter matches substrings), or
+--- false when there is none, or nil, err: `client:find_named("list_jobs", { pid }, name)`.
+function Client:find_named(name, args, wanted)
+  local items, err = find_named(self, name, args, { name = wanted }, nil)
+  if not items then
+    return nil, err
+  end
+  return items[1] or false
 end
 
 

@@ -1,4 +1,4 @@
--- raycai.ray.files: project files that must hold exactly our content. CML's upload never
+-- raycai.cml.files: project files that must hold exactly our content. CML's upload never
 -- overwrites (a second upload lands as name(1).ext), so compare first, delete then upload when
 -- different, and remove any name(N).ext left behind by an earlier interrupted run.
 local M = {}
