@@ -57,7 +57,7 @@ local function valid(st)
 end
 
 
---- The files of a target: a list of project paths (the first is the one -f follows).
+--- The files of a target: a list of project paths (a node's log, then its Ray session logs).
 local function paths_of(st, target, id)
   if target == "setup" then
     local out = {}
@@ -101,24 +101,39 @@ local function show(path, text)
 end
 
 
---- Follow one project file: print what grew (downloaded only when the listing shows it grew),
---- until Ctrl-C (exit 130).
-local function follow(st, path, shown)
-  local dir, base = path:match("^(.*)/([^/]+)$")
+--- Follow project files of one folder (a node's log, or every node of a group) like
+--- `tail -f`: one listing per turn, a file downloaded only when the listing shows it grew or
+--- shrank (rotated: printed again from its start), a `==> path <==` header when the output
+--- switches file (more than one followed). Runs until Ctrl-C (exit 130).
+---@param shown table<string, integer> bytes of each path already printed
+local function follow(st, paths, shown)
+  local dir = paths[1]:match("^(.*)/[^/]+$")
+  local last = paths[#paths]  -- the initial print ended with it
+  local function print_from(path, text)
+    if last ~= path and not ui.is_json() then
+      term.write("stdout", "\n==> " .. path .. " <==\n")
+    end
+    last = path
+    show(path, text)
+  end
   poll.wait(function()
     local entries, err = files.list(st.client, st.project.id, dir)
     if not entries then return nil, err end
-    local f = entries[base]
-    if f and (tonumber(f.file_size) or 0) > shown then
-      local data = st.client:download_file(st.project.id, path)
-      if data and #data > shown then
-        show(path, data:sub(shown + 1))
-        shown = #data
-        return false, true
+    local progressed = false
+    for _, path in ipairs(paths) do
+      local f = entries[path:match("([^/]+)$")]
+      local size = f and tonumber(f.file_size) or 0
+      if f and size ~= shown[path] then
+        local data = st.client:download_file(st.project.id, path)
+        if data and #data < shown[path] then shown[path] = 0 end  -- rotated: the new file
+        if data and #data > shown[path] then
+          print_from(path, data:sub(shown[path] + 1))
+          shown[path] = #data
+          progressed = true
+        end
       end
-      if data and #data < shown then shown = 0 end  -- rotated
     end
-    return false, false
+    return false, progressed
   end, { timeout = math.huge, first = 0.2, max = 1.0 })
   clock.clear_interrupt()
   return 130
@@ -181,10 +196,20 @@ function M.run(ctx, args)
   if args.follow and target == "job" then  -- a submission: follow it to its end, like job logs -f
     return subs.follow(ctx, st, id, { recipe = ctx.options.recipe })
   end
-  if args.follow then
-    local data = st.client:download_file(st.project.id, paths[1]) or ""
-    show(paths[1], last_lines(data, args.tail))
-    return follow(st, paths[1], #data)
+  if args.follow then  -- every node log of the target (not Ray's session logs, copied at stop)
+    local logs, shown = {}, {}
+    for _, p in ipairs(paths) do
+      if p:match("%.log$") and not p:find("%.ray/") then logs[#logs + 1] = p end
+    end
+    for i, p in ipairs(logs) do
+      local data = st.client:download_file(st.project.id, p) or ""
+      if #logs > 1 and not ui.is_json() then
+        term.write("stdout", (i > 1 and "\n" or "") .. "==> " .. p .. " <==\n")
+      end
+      show(p, last_lines(data, args.tail))
+      shown[p] = #data
+    end
+    return follow(st, logs, shown)
   end
   for i, p in ipairs(paths) do
     local data = st.client:download_file(st.project.id, p) or ""
