@@ -287,9 +287,21 @@ describe("Ray token authentication in exec mode", function()
       end
     end
     for _, text in ipairs(workload_logs()) do assert.is_nil(text:find(PW, 1, true)) end
+    -- the recipe drops its credentials: plan says the file goes, up removes it
+    local plain = { "--set", "project=index", "--set", "cluster=idx", "--set", "workers=0",
+                    "--set", "ray.find_links=" .. wheels, "--set", "timeouts.head=120",
+                    "--set", "ray.index_url=" .. index:gsub("mirror%-user:[^@]*@", ""), GPU }
+    local plan_argv = { table.unpack(plain) }
+    plan_argv[#plan_argv + 1] = "plan"
+    local p = raycai(plan_argv, { env = env, timeout = 120 })
+    assert.equal(3, p.code, p.stderr)  -- changes pending
+    assert.matches("delete%s+file%s+%.raycai/idx/pip_index%.json", p.stdout)
+    r = raycai(plain, { env = env, timeout = 300 })
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    assert.matches("deleted file %.raycai/idx/pip_index%.json", r.stdout .. r.stderr)
+    local _, dropped = download(pid, ".raycai/idx/pip_index.json")
+    assert.equal(404, dropped)
     r = raycai({ "--set", "project=index", "--set", "cluster=idx", GPU, "down", "--purge" }, { env = env, timeout = 120 })
     assert.equal(0, r.code, r.stderr)
-    local _, gone = download(pid, ".raycai/idx/pip_index.json")
-    assert.equal(404, gone)
   end)
 end)

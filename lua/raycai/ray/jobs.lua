@@ -32,14 +32,11 @@ end
 local function list(st)
   local rows = { { "SUBMISSION", "STATUS", "START", "DURATION", "EXIT", "ENTRYPOINT" } }
   local out = {}
-  for _, sid in ipairs(subs.ids(st)) do
-    local sub = subs.get(st, sid)
-    if sub then
-      local r = row(sub)
-      out[#out + 1] = r
-      rows[#rows + 1] = { r.id, r.status, r.start_time or "", r.duration,
-                          r.exit_code ~= nil and tostring(r.exit_code) or "", r.entrypoint or "" }
-    end
+  for _, sub in ipairs(subs.get_many(st, subs.ids(st))) do
+    local r = row(sub)
+    out[#out + 1] = r
+    rows[#rows + 1] = { r.id, r.status, r.start_time or "", r.duration,
+                        r.exit_code ~= nil and tostring(r.exit_code) or "", r.entrypoint or "" }
   end
   if ui.is_json() then ui.event("jobs", { jobs = out }) return 0 end
   if #out == 0 then ui.out("no submissions") return 0 end

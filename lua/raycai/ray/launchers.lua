@@ -4,6 +4,7 @@ local cluster = require "raycai.ray.cluster"
 local files = require "raycai.cml.files"
 local setup = require "raycai.ray.setup"
 local ui = require "raycai.ui"
+local pip_index = require "raycai.ray.pip_index"
 
 local M = {}
 
@@ -39,21 +40,32 @@ function M.plan(ctx)
       return files.compare(st.client, st.project.id, t.path, t.text, entries)
     end
   end
+  local n = #compares
+  compares[n + 1] = function() return pip_index.plan(st.client, st.project and st.project.id, ctx.params, entries) end
   local res = st.client:together(table.unpack(compares))
   for i, t in ipairs(targets(st)) do
     if not res[i][1] then return nil, res[i][2] end
     changes[#changes + 1] = { action = res[i][1], kind = "file", name = t.path }
+  end
+  local index_change, ierr = res[n + 1][1], res[n + 1][2]
+  if index_change then
+    changes[#changes + 1] = { action = index_change, kind = "file", name = st.names.dir .. "/" .. pip_index.FILE,
+                              detail = "the package index credentials" }
+  elseif ierr then
+    return nil, ierr
   end
   return changes
 end
 
 
 --- Sync every launcher (side by side): the changes made, in targets' order, or nil, err.
-local function write(st)
+local function write(st, params)
   -- in a project this run created the folder holds only our lock and setup script
   local entries, lerr = {}, nil
   if not st.fresh then entries, lerr = files.list(st.client, st.project.id, st.names.dir) end
   if not entries then return nil, lerr end
+  local pok, perr = pip_index.prune(st.client, st.project.id, params, entries)
+  if not pok then return nil, perr end
   local fns = {}
   for i, t in ipairs(targets(st)) do
     fns[i] = function() return files.sync(st.client, st.project.id, t.path, t.text, entries) end
@@ -75,7 +87,7 @@ end
 function M.early(ctx)
   local st = ctx.state.ray
   if not (st and st.project and st.scripts and st.fresh) then return end
-  st.launchers_written = table.pack(write(st))
+  st.launchers_written = table.pack(write(st, ctx.params))
 end
 
 
@@ -84,7 +96,7 @@ function M.apply(ctx)
   if not st then return nil, err end
   local s, serr = setup.scripts(ctx, st)
   if not s then return nil, serr end
-  local done = st.launchers_written or table.pack(write(st))
+  local done = st.launchers_written or table.pack(write(st, ctx.params))
   st.launchers_written = nil
   local changes, werr = done[1], done[2]
   if not changes then return nil, werr end

@@ -57,4 +57,28 @@ function M.sync(client, pid, p, entries)
 end
 
 
+--- What up would do to the index file: "create", "update", "keep", "delete" (a file left by an
+--- earlier run whose recipe no longer carries credentials) or nil when there is none to have.
+--- entries: the cluster folder's listing (nil: the folder does not exist yet).
+function M.plan(client, pid, p, entries)
+  local path = M.path(p)
+  if not path then return entries and entries[M.FILE] and "delete" or nil end
+  if not entries then return "create" end
+  return files.compare(client, pid, path, M.text(p), entries)
+end
+
+
+--- Remove the index file of an earlier run when the recipe no longer carries credentials (the
+--- old ones should not outlive their use in the project). entries: the cluster folder's
+--- listing. true, or nil, err.
+function M.prune(client, pid, p, entries)
+  if M.path(p) or not (entries and entries[M.FILE]) then return true end
+  local path = ".raycai/" .. p.cluster .. "/" .. M.FILE
+  local ok, err = client:delete_file(pid, path)
+  if not ok and err.status ~= 404 then return nil, ("could not remove %s: %s"):format(path, tostring(err)) end
+  require("raycai.ui").object("deleted", "file", path)
+  return true
+end
+
+
 return M

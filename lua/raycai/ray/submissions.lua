@@ -89,6 +89,27 @@ function M.ids(st)
 end
 
 
+-- submissions read side by side by get_many: each costs a listing and two downloads
+local READ_TOGETHER = 32
+
+
+--- The submissions `ids` (those that exist, in order), read READ_TOGETHER at a time with
+--- client:together, so `job list` of many costs a few round trips instead of three per entry.
+function M.get_many(st, ids)
+  local out = {}
+  for first = 1, #ids, READ_TOGETHER do
+    local fns = {}
+    for i = first, math.min(#ids, first + READ_TOGETHER - 1) do
+      fns[#fns + 1] = function() return M.get(st, ids[i]) end
+    end
+    for _, res in ipairs(st.client:together(table.unpack(fns))) do
+      if res[1] then out[#out + 1] = res[1] end
+    end
+  end
+  return out
+end
+
+
 --- "unknown submission X; the cluster's submissions: a, b" (or "it has none").
 function M.unknown(st, sid)
   local ids = M.ids(st)
