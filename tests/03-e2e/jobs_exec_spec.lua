@@ -72,6 +72,23 @@ describe("submit, job, env against a cluster in exec mode", function()
     assert.matches("hello%s+SUCCEEDED", list.stdout)
   end)
 
+  it("output.log is rotated past RAYCAI_OUTPUT_LOG_MAX bytes, one previous part kept", function()
+    local r = raycai { "submit", "--name", "chatty", "--env", "RAYCAI_OUTPUT_LOG_MAX=64", "--", "python", "-c",
+                       "for i in range(20): print('line %02d' % i)" }
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    local project
+    for _, pr in ipairs(s:state().projects or {}) do if pr.name == "ray-gpu" then project = pr end end
+    local dir = s:state().work_dir .. "/projects/" .. project.id .. "/.raycai/gpu/jobs/chatty/"
+    local function lines(from, to)
+      local t = {}
+      for i = from, to do t[#t + 1] = ("line %02d\n"):format(i) end
+      return table.concat(t)
+    end
+    -- 8 bytes a line, 64 a part: 00-07, then 08-15 (output.log.1), then 16-19
+    assert.equal(lines(16, 19), fs.read(dir .. "output.log"))
+    assert.equal(lines(8, 15), fs.read(dir .. "output.log.1"))
+  end)
+
   it("--working-dir, --env reach the entrypoint; a finished --name needs --rerun", function()
     local r = raycai { "submit", "--name", "wd", "--working-dir", ".raycai", "--env", "GREETING=hi there",
                        "--", "sh", "-c", "echo \"$GREETING from $(basename \"$PWD\")\"" }

@@ -182,8 +182,9 @@ function M.follow(_ctx, st, sid, opts)
   local function drain(entries)
     local f = entries["output.log"]
     local size = f and tonumber(f.file_size) or 0
-    if size <= shown then return false end
+    if size == shown then return false end
     local data = client:download_file(pid, dir .. "/output.log")
+    if data and #data < shown then shown = 0 end  -- rotated to output.log.1: the new part
     if not data or #data <= shown then return false end
     emit(sid, data:sub(shown + 1))
     shown = #data
