@@ -55,7 +55,7 @@ local function launcher_argv(name, env, ray_args)
     cluster = { name = "parse", gcs_port = 6379 }, project = { dir = "/home/cdsw" },
     venv = { dir = ".raycai/venvs/fp", python = "python3" },
     setup = { packages = {}, fingerprint = "fp", log = ".raycai/parse/setup.log" },
-    head = { cpus = 4 }, worker = { cpus = 7.5, gpus = 1 },
+    head = { cpu = 4 }, worker = { cpu = 7.5, gpu = 1 },
     timeouts = { head_wait = 60, ray_start = 60 }, ray_start_retries = 3,
     ray = { object_store_mb = 0, args = ray_args or {} },
   }
