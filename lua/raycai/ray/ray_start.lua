@@ -137,9 +137,10 @@ function M.check_role(key, r, version)
     end
   end
   if next(r.ray_labels or {}) ~= nil and not versions.has_labels(version) then
+    local since = table.concat(versions.LABELS_SINCE, ".")
     return nil, ("%s.ray_labels: Ray %s takes no `--labels key=value` (Ray %s and later do); set "
-      .. "ray.version to %s or later, or remove the labels"):format(key, version,
-      table.concat(versions.LABELS_SINCE, "."), versions.DEFAULT)
+      .. "ray.version to %s.0 or later (default %s), or remove the labels"):format(key, version, since, since,
+      versions.DEFAULT)
   end
   return true
 end
