@@ -176,6 +176,52 @@ return require("gpu_cluster"):with {
     assert.equal(0, count(apps_of(s, "raycai-gpu-")))
   end)
 
+  it("an unchanged running head's check is every group's read: the groups' changes follow it at once", function()
+    -- (issue 13) asserted by request order in the simulator's log, not by time
+    local with_cpu = variant(dir, "with_cpu.lua", CPU_GROUP)
+    assert.equal(0, raycai(s, { with_cpu }).code)
+    local head_id = apps_of(s, "raycai-mixed-")["raycai-mixed-head"].id
+    s:clear_requests()
+    local r = raycai(s, { "--set", "groups.cpu.workers=3", "--set", "workers=0", with_cpu })
+    assert.equal(0, r.code, r.stderr)
+    local lock_at, lists, changes = nil, {}, {}
+    for i, q in ipairs(s:requests()) do
+      local on_apps = q.path:match("/applications$") or q.path:match("/applications/[^/]+$")
+      if not lock_at and q.method == "POST" and q.path:match("/files$") then lock_at = i end  -- the lock: apply begins
+      if lock_at and on_apps and #changes == 0 and q.method == "GET" and q.path:match("/applications$") then
+        lists[#lists + 1] = i
+      end
+      if lock_at and on_apps and q.method ~= "GET" then changes[#changes + 1] = q.method end
+    end
+    assert.is_number(lock_at)
+    -- one listing of the applications between the start of apply and the first change: the
+    -- head's check, which start_workers reconciles every group from
+    assert.equal(1, #lists)
+    table.sort(changes)
+    assert.same({ "DELETE", "POST" }, changes)  -- worker-1 (workers=0) goes, cpu-3 comes
+    local after = apps_of(s, "raycai-mixed-")
+    assert.is_table(after["raycai-mixed-cpu-3"])
+    assert.is_nil(after["raycai-mixed-worker-1"])
+    assert.equal(head_id, after["raycai-mixed-head"].id)  -- the head was kept
+  end)
+
+  it("a head that fails gets no worker, also when only a group changed", function()
+    local with_cpu = variant(dir, "with_cpu.lua", CPU_GROUP)
+    assert.equal(0, raycai(s, { with_cpu }).code)
+    -- the running head fails now, and so does the one that replaces it
+    s:control("POST", "/_sim/fail_application", { name = "raycai-mixed-head", count = 2 })
+    s:clear_requests()
+    local r = raycai(s, { "--set", "groups.cpu.workers=3", with_cpu })
+    assert.equal(1, r.code, r.stderr)
+    assert.matches("head failed: raycai%-mixed%-head", r.stderr)
+    for _, q in ipairs(s:requests()) do
+      if q.method == "POST" and q.path:match("/applications$") then
+        assert.matches('"name": *"raycai%-mixed%-head"', q.body)
+      end
+    end
+    assert.is_nil(apps_of(s, "raycai-mixed-")["raycai-mixed-cpu-3"])
+  end)
+
   it("down sweeps every group, also one no longer in the recipe", function()
     assert.equal(0, raycai(s, { variant(dir, "with_cpu.lua", CPU_GROUP) }).code)
     assert.equal(0, raycai(s, { variant(dir, "without.lua", "{}"), "down" }).code)
