@@ -174,6 +174,26 @@ describe("template variables", function()
 end)
 
 
+describe("launcher overrides and ray_resources/ray_labels", function()
+  it("refuse an override that would drop the role's resources or labels, naming both", function()
+    local dir = assert(fs.tempdir("raycai-over-"))
+    local old = fs.join(dir, "old.tmpl")
+    assert(fs.write(old, "cpus={{ worker.cpus }} args={{ ray.args }}\n"))
+    local r = ray.recipe { name = "m", launchers = { worker = old }, defaults = { groups = { cpu = {} } } }
+    assert.truthy(r:values())  -- nothing to drop
+    local v, err = r:values({ "groups.cpu.ray_labels.tier=cpu" })
+    assert.is_nil(v)
+    assert.matches("^groups%.cpu%.ray_labels is set but the launcher override .*old%.tmpl never uses ray%.labels", err)
+    -- the head's own template is raycai's: its resources pass
+    assert.truthy(r:values({ "head.ray_resources.pool=1" }))
+    assert.matches("ray_start_spec%.lua:%d+: worker%.ray_resources is set", raised(function()
+      return ray.recipe { name = "m", launchers = { worker = old }, defaults = { worker = { ray_resources = { x = 1 } } } }
+    end))
+    fs.remove(dir, { recursive = true })
+  end)
+end)
+
+
 describe("recipe:with{} adding a worker group", function()
   local base = ray.recipe { name = "gpu", defaults = { workers = 1 } }
 

@@ -431,15 +431,26 @@ end
 --- both as parameter and in ray_args, labels for a Ray without them) for the head, the default
 --- group and each named group. Runs on every action's values (recipe hooks.check). Returns true
 --- or nil, message naming the parameter.
-local function check_roles(v)
-  local roles = { { "head", v.head }, { "worker", v.worker } }
+--- launchers: the recipe's launcher overrides (launcher_overrides): one that would drop a role's
+--- ray_resources or ray_labels (its text never names ray.resources / ray.labels) is refused too.
+local function check_roles(v, launchers)
+  local roles = { { "head", v.head, "head" }, { "worker", v.worker, "worker" } }
   local names = {}
   for name in pairs(v.groups or {}) do names[#names + 1] = name end
   table.sort(names)
-  for _, name in ipairs(names) do roles[#roles + 1] = { "groups." .. name, v.groups[name] } end
+  for _, name in ipairs(names) do roles[#roles + 1] = { "groups." .. name, v.groups[name], name } end
   for _, r in ipairs(roles) do
-    local ok, err = ray_start.check_role(r[1], r[2], v.ray.version)
+    local key, values, role = r[1], r[2], r[3]
+    local ok, err = ray_start.check_role(key, values, v.ray.version)
     if not ok then return nil, err end
+    local src = launchers and (launchers[role] or role ~= "head" and launchers.worker)
+    for _, name in ipairs({ "ray_resources", "ray_labels" }) do
+      local var = "ray." .. name:sub(5)
+      if src and next(values[name] or {}) ~= nil and not src.text:find(var, 1, true) then
+        return nil, ("%s.%s is set but the launcher override %s never uses %s: add it as raycai's "
+          .. "templates do (lua/raycai/templates/README.md)"):format(key, name, src.name, var)
+      end
+    end
   end
   return true
 end
@@ -455,15 +466,15 @@ function M.recipe(def)
   local params = require "raycai.params"
   local ok, verr = params.validate(tree, params.defaults(tree))
   if not ok then recipe.user_error(verr) end
-  ok, verr = check_roles(params.defaults(tree))
-  if not ok then recipe.user_error(verr) end
   local launchers = launcher_overrides(def.launchers, tree.groups)
+  ok, verr = check_roles(params.defaults(tree), launchers)
+  if not ok then recipe.user_error(verr) end
   local r = recipe.new { name = def.name, doc = def.doc, params = tree, steps = steps, launchers = launchers }
   r.hooks.summary = summary
   r.hooks.lock = lock
   r.hooks.print_status = print_status
   r.hooks.warnings = warnings
-  r.hooks.check = check_roles
+  r.hooks.check = function(values) return check_roles(values, launchers) end
   return r
 end
 
