@@ -36,6 +36,21 @@ function M.is_param(v)
 end
 
 
+--- (issue 13) Mark the group `node` of a parameter tree open: recipe:with{ defaults } may add a
+--- child `name` to it, made by grow(name, defaults) -> a subtree (raising a recipe error for a bad
+--- one). Worker groups use it. Returns node.
+function M.growable(node, grow)
+  return setmetatable(node, { grow = grow })
+end
+
+
+--- The grow function of an open group (M.growable), or nil.
+function M.grower(node)
+  local mt = not M.is_param(node) and getmetatable(node)
+  return mt and mt.grow or nil
+end
+
+
 local function copy(v)
   if type(v) ~= "table" then return v end
   local out = {}

@@ -10,7 +10,8 @@
 --                   run while one of them waits (ctx:idle()); apply then finds its result in ctx.state
 -- ctx.params holds the parameter values, ctx.state is shared between the steps of one run.
 -- r.hooks (set by recipe builders such as raycai.ray): lock(ctx, action) -> release | nil, err;
--- summary(ctx) after up; print_status(ctx, rows) -> healthy; warnings(ctx) on every plan and up.
+-- summary(ctx) after up; print_status(ctx, rows) -> healthy; warnings(ctx) on every plan and up;
+-- check(values) -> true | nil, message: rules across several parameters, on every action's values.
 local params = require "raycai.params"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
@@ -102,8 +103,24 @@ local function retree(tree, over, prefix)
       out[k] = retree(v, o, path)
     end
   end
-  for k in pairs(over or {}) do
-    if tree[k] == nil then
+  local grow = params.grower(tree)
+  if grow then params.growable(out, grow) end
+  for k, o in pairs(over or {}) do
+    if tree[k] == nil and grow then
+      -- an open group (worker groups): the new child is declared by the group's own rules
+      local name = k
+      if type(k) == "number" and type(o) == "table" then name = o.name end
+      if type(name) ~= "string" then
+        user_error(("with(): %s[%s] needs a name"):format(prefix or "defaults", tostring(k)))
+      end
+      if out[name] ~= nil then user_error(("with(): '%s.%s' is given twice"):format(prefix, name)) end
+      local def = o
+      if type(k) == "number" then
+        def = {}
+        for dk, dv in pairs(o) do if dk ~= "name" then def[dk] = dv end end
+      end
+      out[name] = grow(name, def)
+    elseif tree[k] == nil then
       local hint = params.suggest(tree, (prefix and prefix .. "." or "") .. k)
       user_error(("with(): no parameter '%s'%s"):format((prefix and prefix .. "." or "") .. tostring(k),
         hint and ("; did you mean '" .. hint .. "'?") or ""))
@@ -240,9 +257,14 @@ function Recipe:with(def, extra)
   local hooks = {}
   for k, v in pairs(self.hooks) do hooks[k] = v end
   for k, v in pairs(def.hooks or {}) do hooks[k] = v end
+  local tree = retree(self.params, def.defaults)
+  if hooks.check and def.defaults ~= nil then
+    -- the rules across parameters, on the new defaults: an error at the caller's line
+    local ok, err = hooks.check(params.defaults(tree))
+    if not ok then user_error("with(): " .. err) end
+  end
   return M.new { name = def.name or self.name, doc = def.doc or self.doc,
-                 params = retree(self.params, def.defaults), steps = steps, hooks = hooks,
-                 launchers = self.launchers }
+                 params = tree, steps = steps, hooks = hooks, launchers = self.launchers }
 end
 
 
@@ -265,6 +287,10 @@ function Recipe:values(sets)
   if not ok then return nil, err end
   ok, err = params.validate(self.params, values)
   if not ok then return nil, err end
+  if self.hooks.check then
+    ok, err = self.hooks.check(values)
+    if not ok then return nil, err end
+  end
   return values
 end
 

@@ -129,8 +129,8 @@ local function vars_for(name, over)
     venv = { dir = ".raycai/venvs/fp-test", python = "python3" },
     setup = { packages = { "ray==" .. RAY_VERSION }, find_links = "", fingerprint = "fp-test",
               log = ".raycai/" .. name .. "/setup.log" },
-    head = { cpus = 1 },
-    worker = { cpus = 2, gpus = 0 },
+    head = { cpu = 1 },
+    worker = { cpu = 2, gpu = 0 },
     timeouts = { head_wait = WAIT, ray_start = WAIT },
     ray_start_retries = 3,
   }
@@ -210,7 +210,7 @@ describe("launcher templates", function()
     end
 
     it("renders numbers for ray start as whole counts, rounding up", function()
-      local v = vars_for("nums", { worker = { cpus = 4.0, gpus = 0.5 }, head = { cpus = 1.5 },
+      local v = vars_for("nums", { worker = { cpu = 4.0, gpu = 0.5 }, head = { cpu = 1.5 },
                                    timeouts = { head_wait = 2.5, ray_start = 7 },
                                    ray_start_retries = 5 })
       v.cluster.gcs_port = 7000.0

@@ -49,15 +49,16 @@ end
 
 
 --- Render a launcher with the cluster's usual values and ask it for its `ray start` argv.
-local function launcher_argv(name, env, ray_args)
+local function launcher_argv(name, env, ray_args, node)
   local text = assert(fs.read("lua/raycai/templates/" .. name .. ".tmpl"))
   local vars = {
     cluster = { name = "parse", gcs_port = 6379 }, project = { dir = "/home/cdsw" },
     venv = { dir = ".raycai/venvs/fp", python = "python3" },
     setup = { packages = {}, fingerprint = "fp", log = ".raycai/parse/setup.log" },
-    head = { cpus = 4 }, worker = { cpus = 7.5, gpus = 1 },
+    head = { cpu = 4 }, worker = { cpu = 7.5, gpu = 1 },
     timeouts = { head_wait = 60, ray_start = 60 }, ray_start_retries = 3,
-    ray = { object_store_mb = 0, args = ray_args or {} },
+    ray = { object_store_mb = 0, args = ray_args or {},
+            resources = node and node.resources, labels = node and node.labels },
   }
   local dir = assert(fs.tempdir("raycai-parse-"))
   local path = fs.join(dir, name)
@@ -122,6 +123,27 @@ describe("the launchers' ray start commands, parsed by Ray's own click options",
         local h, w = results[1].params, results[2].params
         assert.same({ true, '{"pool": 2}', 10002, 6379 }, { h.head, h.resources, h.min_worker_port, h.port })
         assert.same({ '{"preprocess": 1}', "10.0.0.1:6379", true }, { w.resources, w.address, w.block })
+      end)
+
+      it("accept the role's ray_resources and ray_labels as --resources JSON and --labels k=v", function()
+        -- rendered as raycai.ray.ray_start renders ray_resources and ray_labels
+        local ray_start = require "raycai.ray.ray_start"
+        local node = { resources = ray_start.resources_json({ preprocess = 1, pool = 0.5 }),
+                       labels = ray_start.labels_text({ tier = "cpu", ["example.com/zone"] = "a" }) }
+        local head = launcher_argv("head.py", {}, { "--min-worker-port=10002" }, node)
+        local worker = launcher_argv("worker.py", {}, {}, node)
+        local results, code, out = parse(src, { head, worker })
+        assert.equal(0, code, out)
+        for _, r in ipairs(results) do
+          assert.same({ pool = 0.5, preprocess = 1 }, cjson.decode(r.params.resources))
+          assert.equal("example.com/zone=a,tier=cpu", r.params.labels)
+        end
+        assert.same({ true, 10002 }, { results[1].params.head, results[1].params.min_worker_port })
+        assert.same({ "10.0.0.1:6379", 8, 1 }, { results[2].params.address, results[2].params.num_cpus,
+                                                results[2].params.num_gpus })
+        -- no flag at all when the role has none (Ray's own defaults stay)
+        local plain = launcher_argv("worker.py", {})
+        for _, a in ipairs(plain) do assert.is_nil(a:match("^%-%-resources") or a:match("^%-%-labels")) end
       end)
 
       it("refuse what Ray refuses (so the check can fail): abbreviations, --port on a worker", function()

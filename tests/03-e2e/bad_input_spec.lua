@@ -99,12 +99,30 @@ describe("bad input", function()
       { "venv.root=../outside", "is not a folder inside the project" },
       { "venv.root=/opt/venvs", "is not a folder inside the project" },
       { "venv.python=python3; rm -rf ~", "give a command or path" },
+      -- (issue 13) Ray custom resources and node labels
+      { "worker.ray_resources.CPU=2", "parameter worker%.ray_resources: 'CPU' is one of Ray's default resources" },
+      { "head.ray_resources.pool=lots", "parameter head%.ray_resources: resource 'pool' is \"lots\"" },
+      { "worker.ray_labels.tier=-x", "parameter worker%.ray_labels: label tier = '%-x': the value is not valid" },
+      { "worker.ray_labels.bad key=x", "parameter worker%.ray_labels: label key 'bad key' is not valid" },
     }
     for _, c in ipairs(cases) do
       it(("refuses %q"):format(c[1]), function()
         refused({ "--set", c[1], GPU }, c[2])
       end)
     end
+  end)
+
+  describe("--set across parameters (issue 13)", function()
+    it("refuses a flag given both as ray_resources and in ray_args, naming both", function()
+      refused({ "--set", 'worker.ray_args=--resources={"a": 1}', "--set", "worker.ray_resources.b=1", GPU },
+        "^error: worker%.ray_args has '%-%-resources={\"a\": 1}' and worker%.ray_resources is set")
+    end)
+
+    it("refuses ray_labels for a Ray without --labels key=value", function()
+      refused({ "--set", "ray.version=2.48.0", "--set", "insecure_ray=true", "--set", "worker.ray_labels.tier=gpu", GPU },
+        "^error: worker%.ray_labels: Ray 2%.48%.0 takes no `%-%-labels key=value` %(Ray 2%.49 and later do%); "
+        .. "set ray%.version to 2%.49%.0 or later")
+    end)
   end)
 
   describe("environment", function()

@@ -136,6 +136,92 @@ describe("worker groups on cml-sim", function()
     assert.equal(before["raycai-mixed-worker-1"].id, apps_of(s, "raycai-mixed-")["raycai-mixed-worker-1"].id)
   end)
 
+  it("a group added by with{} to gpu_cluster deploys, scales and rolls alone on a change of its ray_labels", function()
+    -- (issue 13) the team's recipe next to a copy of gpu_cluster, as recipes/team_example.lua does
+    assert(fs.write(fs.join(dir, "gpu_cluster.lua"), assert(fs.read("recipes/gpu_cluster.lua"))))
+    local team = fs.join(dir, "gpu_plus_cpu.lua")
+    assert(fs.write(team, [[
+return require("gpu_cluster"):with {
+  name = "gpu_plus_cpu",
+  defaults = { workers = 1, groups = { cpu = { workers = 2, cpu = 4, memory = 16, edition = "Standard",
+                                               ray_resources = { preprocess = 1 }, ray_labels = { tier = "cpu" } } } },
+}
+]]))
+    local p = raycai(s, { team, "params" })
+    assert.equal(0, p.code, p.stderr)
+    assert.matches("groups%.cpu%.ray_labels", p.stdout)
+    local r = raycai(s, { team })
+    assert.equal(0, r.code, r.stderr)
+    local before = apps_of(s, "raycai-gpu-")
+    assert.equal(4, count(before))
+    local cpu1, gpu = before["raycai-gpu-cpu-1"], before["raycai-gpu-worker-1"]
+    assert.is_table(before["raycai-gpu-cpu-2"])
+    assert.same({ 4, 16, 0, "cpu" }, { cpu1.cpu, cpu1.memory, cpu1.nvidia_gpu, env_of(cpu1).RAYCAI_GROUP })
+    assert.not_matches("cuda", cpu1.runtime_identifier)
+    assert.matches("cuda", gpu.runtime_identifier)
+    assert.equal(".raycai/gpu/worker-cpu.py", cpu1.script)
+    -- the group's labels changed from the command line: its workers roll, nothing else
+    r = raycai(s, { "--set", "groups.cpu.ray_labels.tier=prep", team })
+    assert.equal(0, r.code, r.stderr)
+    local after = apps_of(s, "raycai-gpu-")
+    assert.equal(before["raycai-gpu-head"].id, after["raycai-gpu-head"].id)
+    assert.equal(gpu.id, after["raycai-gpu-worker-1"].id)
+    assert.are_not.equal(cpu1.id, after["raycai-gpu-cpu-1"].id)
+    -- scaled by --set like a declared group: the surplus goes, the rest stays
+    r = raycai(s, { "--set", "groups.cpu.ray_labels.tier=prep", "--set", "groups.cpu.workers=1", team })
+    assert.equal(0, r.code, r.stderr)
+    s:wait_for(function() return count(apps_of(s, "raycai-gpu-")) == 3 end, 30, "the surplus cpu worker to be gone")
+    assert.equal(after["raycai-gpu-cpu-1"].id, apps_of(s, "raycai-gpu-")["raycai-gpu-cpu-1"].id)
+    assert.equal(0, raycai(s, { team, "down" }).code)
+    assert.equal(0, count(apps_of(s, "raycai-gpu-")))
+  end)
+
+  it("an unchanged running head's check is every group's read: the groups' changes follow it at once", function()
+    -- (issue 13) asserted by request order in the simulator's log, not by time
+    local with_cpu = variant(dir, "with_cpu.lua", CPU_GROUP)
+    assert.equal(0, raycai(s, { with_cpu }).code)
+    local head_id = apps_of(s, "raycai-mixed-")["raycai-mixed-head"].id
+    s:clear_requests()
+    local r = raycai(s, { "--set", "groups.cpu.workers=3", "--set", "workers=0", with_cpu })
+    assert.equal(0, r.code, r.stderr)
+    local lock_at, lists, changes = nil, {}, {}
+    for i, q in ipairs(s:requests()) do
+      local on_apps = q.path:match("/applications$") or q.path:match("/applications/[^/]+$")
+      if not lock_at and q.method == "POST" and q.path:match("/files$") then lock_at = i end  -- the lock: apply begins
+      if lock_at and on_apps and #changes == 0 and q.method == "GET" and q.path:match("/applications$") then
+        lists[#lists + 1] = i
+      end
+      if lock_at and on_apps and q.method ~= "GET" then changes[#changes + 1] = q.method end
+    end
+    assert.is_number(lock_at)
+    -- one listing of the applications between the start of apply and the first change: the
+    -- head's check, which start_workers reconciles every group from
+    assert.equal(1, #lists)
+    table.sort(changes)
+    assert.same({ "DELETE", "POST" }, changes)  -- worker-1 (workers=0) goes, cpu-3 comes
+    local after = apps_of(s, "raycai-mixed-")
+    assert.is_table(after["raycai-mixed-cpu-3"])
+    assert.is_nil(after["raycai-mixed-worker-1"])
+    assert.equal(head_id, after["raycai-mixed-head"].id)  -- the head was kept
+  end)
+
+  it("a head that fails gets no worker, also when only a group changed", function()
+    local with_cpu = variant(dir, "with_cpu.lua", CPU_GROUP)
+    assert.equal(0, raycai(s, { with_cpu }).code)
+    -- the running head fails now, and so does the one that replaces it
+    s:control("POST", "/_sim/fail_application", { name = "raycai-mixed-head", count = 2 })
+    s:clear_requests()
+    local r = raycai(s, { "--set", "groups.cpu.workers=3", with_cpu })
+    assert.equal(1, r.code, r.stderr)
+    assert.matches("head failed: raycai%-mixed%-head", r.stderr)
+    for _, q in ipairs(s:requests()) do
+      if q.method == "POST" and q.path:match("/applications$") then
+        assert.matches('"name": *"raycai%-mixed%-head"', q.body)
+      end
+    end
+    assert.is_nil(apps_of(s, "raycai-mixed-")["raycai-mixed-cpu-3"])
+  end)
+
   it("down sweeps every group, also one no longer in the recipe", function()
     assert.equal(0, raycai(s, { variant(dir, "with_cpu.lua", CPU_GROUP) }).code)
     assert.equal(0, raycai(s, { variant(dir, "without.lua", "{}"), "down" }).code)

@@ -57,6 +57,18 @@ function params.flatten(tree, prefix, out) end
 ---@return table
 function params.defaults(tree) end
 
+--- (issue 13) Mark a group of a parameter tree open: recipe:with{ defaults } may add a child
+--- `name` to it, made by grow(name, defaults). Returns node.
+---@param node table
+---@param grow fun(name: string, defaults: table): table
+---@return table
+function params.growable(node, grow) end
+
+--- The grow function of an open group (params.growable), or nil.
+---@param node table
+---@return (fun(name: string, defaults: table): table)?
+function params.grower(node) end
+
 --- The closest known parameter path to key, if one is close enough.
 ---@param tree table
 ---@param key string

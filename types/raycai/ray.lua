@@ -14,8 +14,8 @@ local ray = {}
 ---@field project? string
 ---@field cluster? string
 ---@field workers? integer
----@field head? { cpu?: number, memory?: number, gpu?: integer, edition?: string, runtime?: string, ray_args?: string[] }
----@field worker? { cpu?: number, memory?: number, gpu?: integer, edition?: string, runtime?: string, ray_args?: string[] }
+---@field head? { cpu?: number, memory?: number, gpu?: integer, edition?: string, runtime?: string, ray_args?: string[], ray_resources?: table<string, number>, ray_labels?: table<string, string> }
+---@field worker? { cpu?: number, memory?: number, gpu?: integer, edition?: string, runtime?: string, ray_args?: string[], ray_resources?: table<string, number>, ray_labels?: table<string, string> }
 ---@field groups? table<string, raycai.ray.GroupDefaults>|raycai.ray.GroupDefaults[] named worker groups beside the default group `worker`
 ---@field python? { kernel?: string, editor?: string }
 ---@field ray? { version?: string, packages?: string[], index_url?: string, find_links?: string, gcs_port?: integer, start_retries?: integer }
@@ -36,7 +36,9 @@ local ray = {}
 ---@field edition? string
 ---@field runtime? string
 ---@field env? table<string, string> besides the cluster's env
----@field ray_args? string[] extra `ray start` arguments (e.g. --resources=..., --labels=...)
+---@field ray_args? string[] extra `ray start` arguments (e.g. --min-worker-port=10002)
+---@field ray_resources? table<string, number> Ray custom resources (ray start --resources)
+---@field ray_labels? table<string, string> Ray node labels (ray start --labels k=v,...; Ray 2.49+)
 
 ---@class raycai.ray.RecipeDef
 ---@field name string

@@ -68,6 +68,8 @@ function Context:on_close(fn) end
 ---@field summary? fun(ctx: raycai.Context) after a successful up
 ---@field lock? fun(ctx: raycai.Context, action: "up"|"down"): (fun(succeeded: boolean)?), string? returns a release function (told whether the action succeeded) or nil, err
 ---@field print_status? fun(ctx: raycai.Context, rows: raycai.StatusRow[]): boolean prints status, returns healthy
+---@field warnings? fun(ctx: raycai.Context) on every plan and up: one line per setting that opens the cluster
+---@field check? fun(values: table): true?, string? rules across several parameters, on every action's values (issue 13)
 
 --- What recipe.new takes.
 ---@class raycai.RecipeDef

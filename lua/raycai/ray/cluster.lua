@@ -225,6 +225,7 @@ end
 ---@field generation? string    the head's generation (head)
 ---@field head? table           the head application (head)
 ---@field head_address? string  host:port from head.json (head, summary)
+---@field head_check_listing? table listing in which start_head saw its kept head running (issue 13; start_workers reuses it)
 ---@field head_json_read? boolean head.json was read once this run (summary)
 ---@field app_start_seconds? number how long the head took to start (head; workers' first look)
 ---@field app_list? table       the cluster's applications by name, listed once (apps.listed)

@@ -65,22 +65,20 @@ end
 
 
 --- The groups of parameter values p: the default group first, then the named ones by name.
---- Each is { name, workers, cpu, memory, gpu, edition, runtime, env, ray_args, resources, labels }.
+--- Each is { name, workers, cpu, memory, gpu, edition, runtime, env, ray_args, ray_resources,
+--- ray_labels } (the parameters' own names).
 function M.of(p)
-  local list = { {
-    name = M.DEFAULT, workers = p.workers, cpu = p.worker.cpu, memory = p.worker.memory,
-    gpu = p.worker.gpu, edition = p.worker.edition, runtime = p.worker.runtime, env = {},
-    ray_args = p.worker.ray_args or {}, resources = p.worker.resources or {}, labels = p.worker.labels or {},
-  } }
+  local function group(name, r, env)
+    return { name = name, workers = r.workers, cpu = r.cpu, memory = r.memory, gpu = r.gpu, edition = r.edition,
+             runtime = r.runtime, env = env or {}, ray_args = r.ray_args or {},
+             ray_resources = r.ray_resources or {}, ray_labels = r.ray_labels or {} }
+  end
+  local list = { group(M.DEFAULT, p.worker) }
+  list[1].workers = p.workers
   local names = {}
   for name in pairs(p.groups or {}) do names[#names + 1] = name end
   table.sort(names)
-  for _, name in ipairs(names) do
-    local g = p.groups[name]
-    list[#list + 1] = { name = name, workers = g.workers, cpu = g.cpu, memory = g.memory, gpu = g.gpu,
-                        edition = g.edition, runtime = g.runtime, env = g.env or {}, ray_args = g.ray_args or {},
-                        resources = g.resources or {}, labels = g.labels or {} }
-  end
+  for _, name in ipairs(names) do list[#list + 1] = group(name, p.groups[name], p.groups[name].env) end
   return list
 end
 

@@ -105,11 +105,22 @@ function M.apply(ctx)
   local settle = (head == list[st.names.head] or early) and 0 or poll.SETTLE
   -- on success the second result is the last listing, on failure the error
   local p = ctx.params
-  local ok, res, pending = apps.wait_running(st, { body.name }, p.timeouts.head, "head",
-    { initial = settle, first = poll.SETTLE,
-      -- issue 17: a head started early is likely running now: the deferred checks wait for the workers' wait
-      meanwhile = not early and function() ctx:idle() end or nil,
-      pending = not p.keep_partial and math.min(p.timeouts.pending, p.timeouts.head) or nil })
+  local ok, res, pending
+  if head == list[st.names.head] and head.status == "APPLICATION_RUNNING" then
+    -- (issue 13) an unchanged head, running in the listing just taken: that listing is the
+    -- head's check, and start_workers reconciles every group from it (the groups' read and the
+    -- head's check are one request; their deletes and creates follow at once). A head that is
+    -- not running yet is waited for first, so a head that fails still gets no worker.
+    ui.event("state_changed", { kind = "application", name = head.name, state = head.status })
+    ok, res = true, list
+    st.head_check_listing = list
+  else
+    ok, res, pending = apps.wait_running(st, { body.name }, p.timeouts.head, "head",
+      { initial = settle, first = poll.SETTLE,
+        -- issue 17: a head started early is likely running now: the deferred checks wait for the workers' wait
+        meanwhile = not early and function() ctx:idle() end or nil,
+        pending = not p.keep_partial and math.min(p.timeouts.pending, p.timeouts.head) or nil })
+  end
   if not ok then
     if res == "interrupted" then return nil, res end
     if pending then

@@ -8,6 +8,7 @@ local naming = require "raycai.ray.naming"
 local apps = require "raycai.ray.apps"
 local versions = require "raycai.ray.versions"
 local groups = require "raycai.ray.groups"
+local ray_start = require "raycai.ray.ray_start"
 
 local M = {}
 
@@ -68,36 +69,21 @@ end
 local function pick(v, default) if v == nil then return default end return v end
 
 
--- `ray start` flags raycai sets itself (a ray_args entry naming one is refused).
-local OWNED_FLAGS = { "--head", "--address", "--port", "--block", "--node-ip-address", "--dashboard-" }
-
-
---- ray_args: extra `ray start` arguments, one list entry per argv word (no shell runs them).
-local function ray_args(list)
-  for _, a in ipairs(list) do
-    for _, flag in ipairs(OWNED_FLAGS) do
-      local head = a:match("^(%-%-[%w%-]+)") or ""
-      if head == flag or (flag:sub(-1) == "-" and head:sub(1, #flag) == flag) then
-        return nil, ("'%s': raycai sets %s itself; remove it from ray_args"):format(a, flag:sub(-1) == "-"
-          and (flag .. "*") or flag)
-      end
-    end
-    if a:find("[%$`;|&<>\\\n\r%z]") then
-      return nil, ("'%s' contains shell syntax ($ ` ; | & < > \\ or a line break); give one argument per "
-        .. "entry, such as \"--num-cpus=4\""):format(a)
-    end
-    if a == "" then return nil, "an empty argument; remove it" end
-  end
-  return true
-end
-M.check_ray_args = ray_args
+M.check_ray_args = ray_start.check_args
 
 
 --- The resources of the head or the workers: the recipe's defaults `r`, else `builtin`.
 local function resources(role, r, builtin)
   return {
     ray_args = param(pick(r.ray_args, {}), role .. " extra `ray start` arguments, one per entry "
-                     .. "(e.g. --resources={\"preproc\": 1}); not the flags raycai sets", { type = "list", check = ray_args }),
+                     .. "(e.g. --memory=8000000000); not the flags raycai sets", { type = "list", check = ray_start.check_args }),
+    -- (issue 13) Ray's own view of the node: custom resources and labels (KubeRay's group
+    -- resources/labels, Ray's available_node_types); see raycai.ray.ray_start
+    ray_resources = param(pick(r.ray_resources, {}), role .. " Ray custom resources, name = quantity "
+                          .. "(ray start --resources); not CPU, GPU, memory, object_store_memory",
+                          { type = "map", check = ray_start.check_resources }),
+    ray_labels = param(pick(r.ray_labels, {}), role .. " Ray node labels, key = value (ray start --labels "
+                       .. "k=v,...; Ray 2.49 and later)", { type = "map", check = ray_start.check_labels }),
     cpu = param(pick(r.cpu, builtin.cpu), role .. " vCPU", { min = 0.1, max = 256, type = "number" }),
     memory = param(pick(r.memory, builtin.memory), role .. " memory in GB", { min = 0.1, max = 4096, type = "number" }),
     gpu = param(pick(r.gpu, builtin.gpu), role .. " GPUs", { min = 0, max = 16 }),
@@ -114,27 +100,50 @@ local function default_project(d)
 end
 
 
+--- The parameters of the named group `name` with defaults def: workers, cpu, memory, gpu,
+--- edition, runtime, env, ray_args, ray_resources, ray_labels. A key of def that is none of them
+--- is a recipe error.
+local function group_tree(name, def)
+  local label = "group " .. name
+  local t = resources(label, def, { cpu = 4, memory = 16, gpu = 0, edition = "Standard" })
+  t.workers = param(pick(def.workers, 1), label .. ": number of worker applications", { min = 0, max = 1024 })
+  t.env = param(pick(def.env, {}), label .. ": extra environment variables (besides env)",
+                { type = "map", check = env_names })
+  for k in pairs(def) do
+    if t[k] == nil and k ~= "name" then
+      recipe.user_error(("group '%s': no setting '%s' (workers, cpu, memory, gpu, edition, runtime, env, "
+        .. "ray_args, ray_resources, ray_labels)"):format(name, tostring(k)))
+    end
+  end
+  return t
+end
+
+
+--- (issue 13) A group that recipe:with{ defaults = { groups = { name = def } } } adds: named and
+--- checked as if the recipe had declared it (groups.check_name, group_tree, its defaults valid).
+local function grow_group(name, def)
+  local ok, err = groups.check_name(name)
+  if not ok then recipe.user_error("with(): " .. err) end
+  if type(def) ~= "table" then
+    recipe.user_error(("with(): group '%s' must be a table { workers = ..., cpu = ... }"):format(name))
+  end
+  local t = group_tree(name, def)
+  local params = require "raycai.params"
+  local vok, verr = params.validate({ groups = { [name] = t } }, { groups = { [name] = params.defaults(t) } })
+  if not vok then recipe.user_error("with(): " .. verr) end
+  return t
+end
+
+
 --- The parameters of the named worker groups of defaults d (d.groups): groups.<name>.workers,
---- .cpu, .memory, .gpu, .edition, .runtime, .env, .ray_args. A bad group name is a recipe error.
+--- .cpu, .memory, .gpu, .edition, .runtime, .env, .ray_args, .ray_resources, .ray_labels. A bad
+--- group name is a recipe error. The group is open: with{} may add groups (grow_group).
 function M.group_params(d)
   local defs, err = groups.definitions(d.groups)
   if not defs then recipe.user_error(err) end
   local out = {}
-  for _, g in ipairs(defs) do
-    local label = "group " .. g.name
-    local t = resources(label, g.def, { cpu = 4, memory = 16, gpu = 0, edition = "Standard" })
-    t.workers = param(pick(g.def.workers, 1), label .. ": number of worker applications", { min = 0, max = 1024 })
-    t.env = param(pick(g.def.env, {}), label .. ": extra environment variables (besides env)",
-                  { type = "map", check = env_names })
-    for k in pairs(g.def) do
-      if t[k] == nil and k ~= "name" then
-        recipe.user_error(("group '%s': no setting '%s' (workers, cpu, memory, gpu, edition, runtime, env, "
-          .. "ray_args)"):format(g.name, tostring(k)))
-      end
-    end
-    out[g.name] = t
-  end
-  return out
+  for _, g in ipairs(defs) do out[g.name] = group_tree(g.name, g.def) end
+  return require("raycai.params").growable(out, grow_group)
 end
 
 
@@ -418,6 +427,35 @@ local function launcher_overrides(map, group_names)
 end
 
 
+--- (issue 13) The rules across the values of one role (raycai.ray.ray_start.check_role: a flag
+--- both as parameter and in ray_args, labels for a Ray without them) for the head, the default
+--- group and each named group. Runs on every action's values (recipe hooks.check). Returns true
+--- or nil, message naming the parameter.
+--- launchers: the recipe's launcher overrides (launcher_overrides): one that would drop a role's
+--- ray_resources or ray_labels (its text never names ray.resources / ray.labels) is refused too.
+local function check_roles(v, launchers)
+  local roles = { { "head", v.head, "head" }, { "worker", v.worker, "worker" } }
+  local names = {}
+  for name in pairs(v.groups or {}) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do roles[#roles + 1] = { "groups." .. name, v.groups[name], name } end
+  for _, r in ipairs(roles) do
+    local key, values, role = r[1], r[2], r[3]
+    local ok, err = ray_start.check_role(key, values, v.ray.version)
+    if not ok then return nil, err end
+    local src = launchers and (launchers[role] or role ~= "head" and launchers.worker)
+    for _, name in ipairs({ "ray_resources", "ray_labels" }) do
+      local var = "ray." .. name:sub(5)
+      if src and next(values[name] or {}) ~= nil and not src.text:find(var, 1, true) then
+        return nil, ("%s.%s is set but the launcher override %s never uses %s: add it as raycai's "
+          .. "templates do (lua/raycai/templates/README.md)"):format(key, name, src.name, var)
+      end
+    end
+  end
+  return true
+end
+
+
 --- A Ray cluster recipe.
 ---@param def {name:string, doc?:string, defaults?:table, extra_steps?:table, launchers?:table<string,string>}
 function M.recipe(def)
@@ -429,11 +467,14 @@ function M.recipe(def)
   local ok, verr = params.validate(tree, params.defaults(tree))
   if not ok then recipe.user_error(verr) end
   local launchers = launcher_overrides(def.launchers, tree.groups)
+  ok, verr = check_roles(params.defaults(tree), launchers)
+  if not ok then recipe.user_error(verr) end
   local r = recipe.new { name = def.name, doc = def.doc, params = tree, steps = steps, launchers = launchers }
   r.hooks.summary = summary
   r.hooks.lock = lock
   r.hooks.print_status = print_status
   r.hooks.warnings = warnings
+  r.hooks.check = function(values) return check_roles(values, launchers) end
   return r
 end
 

@@ -8,6 +8,7 @@ local versions = require "raycai.ray.versions"
 local secrets = require "raycai.secrets"
 local pip_index = require "raycai.ray.pip_index"
 local groups = require "raycai.ray.groups"
+local ray_start = require "raycai.ray.ray_start"
 
 local M = {}
 
@@ -40,11 +41,24 @@ function M.fingerprint(p, setup_text, runtime)
 end
 
 
+--- The head as a role of raycai.ray.groups.of's shape (name "head"), for M.vars.
+function M.head_role(p)
+  local h = p.head
+  return { name = "head", cpu = h.cpu, gpu = h.gpu, ray_args = h.ray_args or {},
+           ray_resources = h.ray_resources or {}, ray_labels = h.ray_labels or {} }
+end
+
+
 --- The variables every template sees (documented in lua/raycai/templates/README.md), for the
---- venv v (see M.venvs) and the role's `ray start` arguments args; g: the worker group whose
---- launcher this is (the default group's values otherwise).
-function M.vars(p, v, args, g)
-  g = g or { cpu = p.worker.cpu, gpu = p.worker.gpu }
+--- venv v (see M.venvs) and the role whose script this is: a raycai.ray.groups.of entry or
+--- M.head_role; nil (the setup and submit scripts): the default group's cpu/gpu, no `ray start`
+--- settings. One name per concept: a template variable is named
+--- after its parameter (worker.cpu is the group's cpu); worker.cpus, worker.gpus and head.cpus
+--- are the names before issue 13, kept one release as deprecated aliases for launcher overrides.
+function M.vars(p, v, role)
+  local head_cpu = p.head.cpu
+  local w = (role == nil or role.name == "head") and groups.of(p)[1] or role
+  role = role or {}
   return {
     cluster = { name = p.cluster, gcs_port = p.ray.gcs_port },
     project = { dir = M.PROJECT_DIR },
@@ -53,11 +67,14 @@ function M.vars(p, v, args, g)
     setup = { packages = M.packages(p), index_url = secrets.redact_urls(p.ray.index_url),
               find_links = secrets.redact_urls(p.ray.find_links), index_file = pip_index.path(p),
               fingerprint = v.fingerprint, log = v.log, job_name = v.job },
-    head = { cpus = p.head.cpu },
-    worker = { cpus = g.cpu, gpus = g.gpu, group = g.name or "worker" },
+    head = { cpu = head_cpu, cpus = head_cpu },
+    worker = { cpu = w.cpu, gpu = w.gpu, group = w.name, cpus = w.cpu, gpus = w.gpu },
     timeouts = { head_wait = p.timeouts.head_wait, ray_start = p.timeouts.ray_start, setup = p.timeouts.setup },
     ray_start_retries = p.ray.start_retries,
-    ray = { object_store_mb = p.ray.object_store_mb, args = args or {},
+    ray = { object_store_mb = p.ray.object_store_mb, args = role.ray_args or {},
+            -- (issue 13) the role's ray_resources and ray_labels as `ray start` takes them
+            resources = ray_start.resources_json(role.ray_resources),
+            labels = ray_start.labels_text(role.ray_labels),
             auth = versions.has_token_auth(p.ray.version) and "token" or "none" },  -- issue 14
   }
 end
@@ -127,8 +144,8 @@ function M.all(p, names, rt, overrides)
   local venvs, by_role = M.venvs(p, names, rt, sources.setup.text)
   local gs = groups.of(p)
   local out = { venvs = venvs, by_role = by_role, groups = gs }
-  local function render(src, v, args, g)
-    local text, err = template.render(src.text, M.vars(p, v, args, g), { name = src.name })
+  local function render(src, v, role)
+    local text, err = template.render(src.text, M.vars(p, v, role), { name = src.name })
     if not text and src.override then return nil, err, 2 end  -- the recipe's template: a recipe error
     return text, err
   end
@@ -137,11 +154,11 @@ function M.all(p, names, rt, overrides)
     if not text then return nil, err, code end
     v.text = text
   end
-  local text, err, code = render(sources.head, by_role.head, p.head.ray_args)
+  local text, err, code = render(sources.head, by_role.head, M.head_role(p))
   if not text then return nil, err, code end
   out.head = text
   for _, g in ipairs(gs) do
-    text, err, code = render(sources[g.name] or sources.worker, by_role[g.name], g.ray_args, g)
+    text, err, code = render(sources[g.name] or sources.worker, by_role[g.name], g)
     if not text then return nil, err, code end
     out[g.name] = text
   end

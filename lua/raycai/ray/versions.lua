@@ -55,6 +55,17 @@ M.CLICK_CONSTRAINT = "click<8.3"
 --- 2.40 line. Older Ray ignores RAY_AUTH_MODE (its cluster is open).
 M.TOKEN_AUTH_SINCE = { 2, 52 }
 
+--- (issue 13) The first Ray minor raycai gives `ray start --labels key1=v1,key2=v2` (ray_labels).
+--- At the 2.40 line --labels is a hidden option taking only a JSON object
+--- (parse_node_labels_json); at master 2026-03-14 it parses "k=v,..." first
+--- (parse_node_labels_string, Kubernetes label syntax) and JSON only as a deprecated fallback.
+--- The string form came with the label selector work (ray-project/ray#51706, March 2025,
+--- reverted in #52063, re-landed later); Ray's docs (ray-core/scheduling/labels) date labels
+--- for scheduling "Ray version 2.49.0 and above". Which release between 2.44 and 2.49 first
+--- parsed the string form is not verified, so raycai refuses ray_labels before 2.49 (inferred;
+--- docs/cml-sim.md "Ray node labels").
+M.LABELS_SINCE = { 2, 49 }
+
 
 --- { major, minor } of a version string such as 2.40.0, or nil.
 local function minor_of(version)
@@ -100,6 +111,14 @@ end
 function M.has_token_auth(version)
   local v = minor_of(version)
   return not v or not before(v, M.TOKEN_AUTH_SINCE)
+end
+
+
+--- Whether Ray `version` takes `--labels key=value,...` (an unparsable version: assumed yes,
+--- as for has_token_auth).
+function M.has_labels(version)
+  local v = minor_of(version)
+  return not v or not before(v, M.LABELS_SINCE)
 end
 
 

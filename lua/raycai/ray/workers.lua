@@ -142,7 +142,10 @@ function M.apply(ctx)
   if not st then return nil, err end
   if not st.generation then return nil, "start_workers needs start_head to run first" end
   local list, lerr = {}, nil  -- a project this run created has no workers yet
-  if not st.fresh then list, lerr = apps.list(st) end
+  if st.head_check_listing then
+    -- (issue 13) start_head kept a running head after listing every application: reconcile from it
+    list, st.head_check_listing = st.head_check_listing, nil
+  elseif not st.fresh then list, lerr = apps.list(st) end
   if list then list, lerr = overlap.with_workers(ctx, st, list) end  -- issue 17: created early
   if not list then return nil, lerr end
   local r, rerr = reconcile(ctx, st, list, st.generation)
