@@ -5,7 +5,6 @@ local naming = require "raycai.ray.naming"
 local ui = require "raycai.ui"
 local poll = require "raycai.cml.poll"
 local versions = require "raycai.ray.versions"
-local context = require "raycai.context"
 
 local M = {}
 
@@ -248,7 +247,8 @@ function M.prepare(ctx, create)
   local p = ctx.params
   local ok, err = naming.check_cluster(p.cluster)
   if not ok then return nil, err end
-  local client = ctx:client()
+  local client, cerr, ccode = ctx:client()
+  if not client then return nil, cerr, ccode end
   st = st or { client = client, runtimes = {}, t0 = require("raycai.clock").monotonic() }
   ctx.state.ray = st
   -- a plan in this run already looked the project up and found none: create it straight away
@@ -260,14 +260,14 @@ function M.prepare(ctx, create)
       local res = client:together(function() return find_project(client, p.project) end,
         function() return M.runtimes(ctx) end)
       project, perr = res[1][1], res[1][2]
-      if not res[2][1] then st.runtime_error = res[2][2] end
+      if not res[2][1] then st.runtime_error, st.runtime_code = res[2][2], res[2][3] end
     else
       project, perr = find_project(client, p.project)
     end
   end
   if project == nil then return nil, ("could not look up project %s: %s"):format(p.project, tostring(perr)) end
   -- a runtime that cannot be resolved fails the run anyway: before creating anything
-  if not project and create and st.runtime_error then return nil, st.runtime_error end
+  if not project and create and st.runtime_error then return nil, st.runtime_error, st.runtime_code end
   if not project and create then
     if p.project:match(PROJECT_ID) then
       return nil, ("project %s does not exist; give a project name to create one"):format(p.project)
@@ -306,11 +306,11 @@ end
 
 
 --- The runtime identifiers of the head and each worker group: { head = id, worker = id,
---- [group] = id } or nil, err.
+--- [group] = id } or nil, err[, 2 when the recipe cannot work on the runtime].
 function M.runtimes(ctx)
   local st = ctx.state.ray
   if st.runtime_ids then return st.runtime_ids end
-  if st.runtime_error then return nil, st.runtime_error end
+  if st.runtime_error then return nil, st.runtime_error, st.runtime_code end
   local p = ctx.params
   local list = require("raycai.ray.groups").of(p)
   local candidates, err
@@ -342,8 +342,8 @@ function M.runtimes(ctx)
   end
   for _, id in pairs(ids) do
     local problem = versions.python_problem(p.ray.version, st.runtimes.kernels[id] or p.python.kernel)
-    -- the recipe cannot work on this runtime: a usage error (exit 2), raised before any change
-    if problem then error(setmetatable({ usage = true, message = problem }, context.UsageError), 0) end
+    -- the recipe cannot work on this runtime: a usage error (exit 2), found before any change
+    if problem then return nil, problem, 2 end
   end
   st.runtime_ids = ids
   return st.runtime_ids
