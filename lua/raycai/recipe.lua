@@ -124,7 +124,8 @@ end
 
 
 --- Make a recipe.
----@param def {name:string, doc?:string, params?:table, steps:table|fun(p:table):table, hooks?:table, launchers?:table, needs?:table<string,function>}
+---@param def {name:string, doc?:string, params?:table, steps:table|fun(p:table):table, hooks?:table,
+---  launchers?:table, needs?:table<string,function>}
 function M.new(def)
   if type(def) ~= "table" then user_error("recipe.new expects a table") end
   if type(def.name) ~= "string" or def.name == "" then user_error("recipe.new: name is required") end

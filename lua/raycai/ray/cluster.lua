@@ -247,8 +247,8 @@ function M.prepare(ctx, create)
   local p = ctx.params
   local ok, err = naming.check_cluster(p.cluster)
   if not ok then return nil, err end
-  local client, cerr, ccode = ctx:client()
-  if not client then return nil, cerr, ccode end
+  local client, client_err, client_code = ctx:client()
+  if not client then return nil, client_err, client_code end
   st = st or { client = client, runtimes = {}, t0 = require("raycai.clock").monotonic() }
   ctx.state.ray = st
   -- a plan in this run already looked the project up and found none: create it straight away
