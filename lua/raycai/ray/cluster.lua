@@ -1,6 +1,6 @@
 -- raycai.ray.cluster: what every Ray step needs first: the CML client, the project (found by
 -- name or id, created by `up` when missing), the cluster's names and the resolved runtimes.
--- Computed once per run and kept in ctx.state.ray.
+-- Computed once per run and kept in ctx.state.ray (raycai.ray.state.RayRunState).
 local naming = require "raycai.ray.naming"
 local ui = require "raycai.ui"
 local poll = require "raycai.cml.poll"
@@ -205,36 +205,11 @@ local function raise_shm(ctx, client, project)
 end
 
 
---- The run state the Ray steps share: ctx.state.ray, made by M.prepare. Who writes each field
---- is named after it; a step reads only what the steps before it (or its own plan) wrote.
----@class raycai.ray.State
----@field client table          the CML client (raycai.cml), from ctx:client()
----@field names table           raycai.ray.naming.for_cluster(cluster, project id)
----@field project table|false|nil the project ({ id, name, ... }); false: looked up and missing (prepare)
----@field fresh? boolean        the project was created by this run: it holds nothing yet (prepare)
----@field runtimes table        runtime resolution cache, with .kernels by identifier (prepare, runtimes)
----@field runtime_ids? table<string,string> identifier by role: head, worker, <group> (M.runtimes)
----@field runtime_error? string why the runtimes could not be resolved (prepare)
----@field shm_raised? boolean   up raised the project's shared memory already (prepare)
----@field scripts? table        rendered setup scripts and launchers: launcher_text.all (setup.scripts)
----@field plan_entries? table   the cluster folder's listing from setup_venv's plan (setup)
----@field job? table            the setup job (setup)
----@field owners? table         venv ownership records (setup)
----@field launchers_written? table write_launchers' early result (launchers)
----@field generation? string    the head's generation (head)
----@field head? table           the head application (head)
----@field head_address? string  host:port from head.json (head, summary)
----@field head_json_read? boolean head.json was read once this run (summary)
----@field app_start_seconds? number how long the head took to start (head; workers' first look)
----@field app_list? table       the cluster's applications by name, listed once (apps.listed)
----@field desired? table        memoized bodies and spec hashes by role#index (apps.desired)
----@field script_hashes? table  hash of each role's launcher (apps)
----@field workers_ready? integer workers RUNNING (workers)
----@field deleted_workers? table workers deleted by down, for the head's wait (workers.destroy)
-
-
---- Prepare the cluster for a step. With create=true (up) a missing project is created; without
---- it (plan, status, down) a missing project is reported as state.project == false.
+--- Prepare the cluster for a step: ctx.state.ray (raycai.ray.state: every field and its
+--- writer). With create=true (up) a missing project is created; without it (plan, status,
+--- down) a missing project is reported as state.project == false. Returns the state or
+--- nil, err[, code].
+---@return raycai.ray.RayRunState? st
 function M.prepare(ctx, create)
   local st = ctx.state.ray
   if st and st.project and create and not st.shm_raised then
@@ -249,7 +224,7 @@ function M.prepare(ctx, create)
   if not ok then return nil, err end
   local client, client_err, client_code = ctx:client()
   if not client then return nil, client_err, client_code end
-  st = st or { client = client, runtimes = {}, t0 = require("raycai.clock").monotonic() }
+  st = st or require("raycai.ray.state").new(client, require("raycai.clock").monotonic())
   ctx.state.ray = st
   -- a plan in this run already looked the project up and found none: create it straight away
   -- (a project created meanwhile by another run answers 409 and is adopted below)

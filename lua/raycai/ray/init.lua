@@ -6,6 +6,7 @@ local recipe = require "raycai.recipe"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
 local cluster = require "raycai.ray.cluster"
+local run_state = require "raycai.ray.state"
 local naming = require "raycai.ray.naming"
 local apps = require "raycai.ray.apps"
 local versions = require "raycai.ray.versions"
@@ -301,7 +302,7 @@ local function lock(ctx, action)
   local release, err = require("raycai.ray.lock").acquire(ctx, action)
   if not release then return nil, err end
   return function(succeeded)
-    local st = ctx.state.ray
+    local st = run_state.of(ctx)
     if action ~= "up" or not succeeded or not st or not st.client then return release() end
     st.client:together(release, function() read_head_address(st) end)
   end
@@ -311,7 +312,7 @@ end
 --- After up: the data of the summary (head address, dashboard URL, workers ready, where the
 --- time went) for raycai.ui.report.summary; nil when no Ray step ran.
 local function summary(ctx)
-  local st = ctx.state.ray
+  local st = run_state.of(ctx)
   if not st then return nil end
   read_head_address(st)
   local overlap = require "raycai.ray.overlap"  -- issue 17: where the time went
@@ -327,7 +328,7 @@ end
 --- status: the rows get their age (age_seconds); returns what the status says beside the table
 --- (raycai.ui.report.status): healthy, suspended, dashboard, head address, ray auth.
 local function status_info(ctx, rows)
-  local st = ctx.state.ray
+  local st = run_state.of(ctx)
   local healthy = #rows > 0
   local now = os.time(os.date("!*t", math.floor(clock.time())))
   -- (issue 16) every application STOPPED: suspended (by suspend), not broken
