@@ -181,19 +181,12 @@ end
 
 --- --list-recipes: each shipped recipe with its description.
 function M.list_recipes()
-  local rows = { { "RECIPE", "DESCRIPTION" } }
   local list = {}
   for _, name in ipairs(M.shipped_recipes()) do
     local r = M.load_recipe(name)
-    local doc = r and r.doc or "(does not load: run raycai-run " .. name .. " params)"
-    rows[#rows + 1] = { name, doc }
-    list[#list + 1] = { name = name, doc = doc }
+    list[#list + 1] = { name = name, doc = r and r.doc or "(does not load: run raycai-run " .. name .. " params)" }
   end
-  if ui.is_json() then
-    ui.event("recipes", { recipes = list })
-    return EXIT.ok
-  end
-  ui.table(rows)
+  report.recipes(list)
   return EXIT.ok
 end
 

@@ -119,6 +119,16 @@ function M.summary(s)
 end
 
 
+--- --list-recipes: { name, doc } of each shipped recipe, as a table or the recipes event.
+function M.recipes(list)
+  if ui.is_json() then
+    ui.event("recipes", { recipes = list })
+    return
+  end
+  ui.table(cells({ { "RECIPE", "name" }, { "DESCRIPTION", "doc" } }, list))
+end
+
+
 --- A parameter value in the table: lists and maps comma-joined and sorted, "-" for none.
 local function show(v)
   if type(v) == "table" then
