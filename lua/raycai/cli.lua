@@ -36,7 +36,7 @@ Without a recipe:
 Options:
   --set KEY=VALUE   set a recipe parameter (repeatable; dotted keys: --set head.cpu=8)
   --json            one JSON object per event on stdout instead of human output
-  -v, --verbose     more detail: HTTP requests, tracebacks for recipe errors
+  -v, --verbose     more detail: HTTP requests, tracebacks of recipe and internal errors
   -q, --quiet       only the summary and errors
   --trust-recipe    run the recipe with the full Lua library (io, os, debug, any module)
                     instead of the sandbox; only for recipes you have read (warns every run)
