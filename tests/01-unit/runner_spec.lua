@@ -175,7 +175,8 @@ describe("raycai.runner.run", function()
   it("prepares the action's needs first and returns their error", function()
     local ran = false
     actions.probe = { doc = { "probe" }, needs = { "thing" }, run = function() ran = true return 0 end }
-    local r = recipe.new { name = "t", steps = {}, needs = { thing = function() return nil, "project p has no cluster c", 1 end } }
+    local r = recipe.new { name = "t", steps = {},
+                           needs = { thing = function() return nil, "project p has no cluster c", 1 end } }
     local ok, err, code = runner.run(context.new(r, {}, {}), "probe")
     assert.is_nil(ok)
     assert.equal("project p has no cluster c", err)
