@@ -244,6 +244,8 @@ function M.main(args)
   end
   local r, lerr, trace = M.load_recipe(opts.recipe, { trusted = opts.trust_recipe })
   if not r then
+    -- the loader's boundary: whatever loading raised (a recipe's mistake at its file:line, a
+    -- parameter check) is returned here as the user's error, exit 2, nothing changed
     if clock.interrupted() then return runner.report_interrupt() end
     ui.error(lerr)
     if opts.verbose and trace then term.write("stderr", trace .. "\n") end
