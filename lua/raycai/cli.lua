@@ -1,5 +1,5 @@
 -- raycai.cli: the command line of raycai-run. Parses options, loads the recipe in its sandbox,
--- applies --set, and dispatches the action. Returns the process exit code:
+-- applies --set, and hands the action to raycai.runner. Returns the process exit code:
 --   0 success, 1 failure while running, 2 usage or recipe error, 3 plan: changes pending /
 --   status: cluster not healthy, 130 interrupted.
 local host = require "raycai.host"
@@ -8,10 +8,12 @@ local clock = require "raycai.clock"
 local fs = require "raycai.fs"
 local term = require "raycai.term"
 local resource = require "raycai.resource"
+local runner = require "raycai.runner"
+local report = require "raycai.ui.report"
 
 local M = {}
 
-local EXIT = { ok = 0, failed = 1, usage = 2, pending = 3, interrupted = 130 }
+local EXIT = runner.EXIT
 M.EXIT = EXIT
 
 local ACTIONS = require "raycai.actions"  -- one entry per action
@@ -34,7 +36,7 @@ Without a recipe:
 Options:
   --set KEY=VALUE   set a recipe parameter (repeatable; dotted keys: --set head.cpu=8)
   --json            one JSON object per event on stdout instead of human output
-  -v, --verbose     more detail: HTTP requests, tracebacks for recipe errors
+  -v, --verbose     more detail: HTTP requests, tracebacks of recipe and internal errors
   -q, --quiet       only the summary and errors
   --trust-recipe    run the recipe with the full Lua library (io, os, debug, any module)
                     instead of the sandbox; only for recipes you have read (warns every run)
@@ -56,16 +58,6 @@ Environment:
   NO_COLOR          disable colours
 ]]
 USAGE = USAGE:gsub("%%ACTIONS%%", function() return ACTIONS.usage() end)
-
-
---- After Ctrl-C: say what this run changed and how to converge.
-local function report_interrupt(detail)
-  local done = ui.changes()
-  local what = #done == 0 and "nothing was changed" or ("this run had " .. table.concat(done, ", "))
-  ui.error(("interrupted%s: %s; run up again to converge, or down to remove the cluster")
-    :format(detail and detail ~= "interrupted" and (" (" .. tostring(detail) .. ")") or "", what))
-  return EXIT.interrupted
-end
 
 
 local function usage_error(msg)
@@ -160,14 +152,7 @@ local function find_recipe(path)
 end
 
 
---- Instructions of recipe code that loading a recipe, params and plan may run (the sandbox's
---- guard, raycai.clock): far more than any real recipe needs, a second or two of an endless loop.
-local function recipe_budget()
-  local v = os.getenv("RAYCAI_RECIPE_BUDGET")
-  local n = v and math.tointeger(tonumber(v))
-  if n and n > 0 then return n end
-  return 200000000
-end
+local recipe_budget = runner.recipe_budget
 M.recipe_budget = recipe_budget
 
 
@@ -196,102 +181,13 @@ end
 
 --- --list-recipes: each shipped recipe with its description.
 function M.list_recipes()
-  local rows = { { "RECIPE", "DESCRIPTION" } }
   local list = {}
   for _, name in ipairs(M.shipped_recipes()) do
     local r = M.load_recipe(name)
-    local doc = r and r.doc or "(does not load: run raycai-run " .. name .. " params)"
-    rows[#rows + 1] = { name, doc }
-    list[#list + 1] = { name = name, doc = doc }
+    list[#list + 1] = { name = name, doc = r and r.doc or "(does not load: run raycai-run " .. name .. " params)" }
   end
-  if ui.is_json() then
-    ui.event("recipes", { recipes = list })
-    return EXIT.ok
-  end
-  ui.table(rows)
+  report.recipes(list)
   return EXIT.ok
-end
-
-
-local function print_params(r, values)
-  local params = require "raycai.params"
-  local rows = { { "PARAMETER", "TYPE", "DEFAULT", "VALUE", "DOC" } }
-  local function show(v)
-    if type(v) == "table" then
-      local parts = {}
-      for k, x in pairs(v) do
-        parts[#parts + 1] = math.type(k) and tostring(x) or (tostring(k) .. "=" .. tostring(x))
-      end
-      table.sort(parts)
-      return #parts > 0 and table.concat(parts, ",") or "-"
-    end
-    if v == nil then return "-" end
-    if v == "" then return '""' end
-    return tostring(v)
-  end
-  local list = {}
-  for _, leaf in ipairs(params.flatten(r.params)) do
-    local v = params.lookup(values, leaf.path)
-    local shown = leaf.param.secret and (v and "***" or "-") or show(v)
-    rows[#rows + 1] = { leaf.path, leaf.param.type, leaf.param.secret and "***" or show(leaf.param.default),
-                        shown, leaf.param.doc }
-    local hidden = leaf.param.secret and "***" or nil
-    list[#list + 1] = { name = leaf.path, type = leaf.param.type, default = hidden or leaf.param.default,
-                        value = hidden or v, doc = leaf.param.doc }
-  end
-  if ui.is_json() then
-    ui.event("params", { recipe = r.name, params = list })
-    return
-  end
-  ui.table(rows)
-end
-
-
---- Run the action in a context; returns the exit code.
-local function run_action(r, action, values, opts)
-  local context = require "raycai.context"  -- not needed by --version, --help and params
-  ui.event("run_started", { recipe = r.name, action = action, version = host.version })
-  local ctx, cerr = context.new(r, values, opts)
-  if not ctx then
-    ui.error(tostring(cerr))
-    return EXIT.failed
-  end
-  local ok, result, err
-  local code
-  if ACTIONS[action].budget then clock.budget(recipe_budget()) end  -- plan evaluates recipe code only
-  ok, result, err, code = xpcall(function() return context.run(ctx, action) end, function(e)
-    return { msg = e, trace = debug.traceback(tostring(e), 2) }
-  end)
-  local over_budget = clock.over_budget()
-  clock.budget(nil)
-  context.close(ctx)
-  if not ok then
-    if clock.interrupted() then return report_interrupt() end
-    ui.error(tostring(result.msg))
-    if type(result.msg) == "table" and result.msg.usage or over_budget then return EXIT.usage end
-    if opts.verbose then term.write("stderr", result.trace .. "\n") end
-    return EXIT.failed
-  end
-  if clock.interrupted() then return report_interrupt(err) end
-  if result == nil then
-    -- the user's failure: one line; its exit code when the action gave one
-    ui.error(tostring(err))
-    return code or EXIT.failed
-  end
-  return result
-end
-
-
---- Run the action. Returns the exit code.
-local function dispatch(r, action, values, opts)
-  if ACTIONS[action].offline then  -- params: no context, no CML
-    print_params(r, values)
-    return EXIT.ok
-  end
-  local code = run_action(r, action, values, opts)
-  ui.finish()
-  ui.event("run_finished", { recipe = r.name, action = action, exit_code = code })
-  return code
 end
 
 
@@ -348,7 +244,9 @@ function M.main(args)
   end
   local r, lerr, trace = M.load_recipe(opts.recipe, { trusted = opts.trust_recipe })
   if not r then
-    if clock.interrupted() then return report_interrupt() end
+    -- the loader's boundary: whatever loading raised (a recipe's mistake at its file:line, a
+    -- parameter check) is returned here as the user's error, exit 2, nothing changed
+    if clock.interrupted() then return runner.report_interrupt() end
     ui.error(lerr)
     if opts.verbose and trace then term.write("stderr", trace .. "\n") end
     return EXIT.usage
@@ -357,7 +255,7 @@ function M.main(args)
   local vok, values, verr = pcall(r.values, r, opts.sets)
   clock.budget(nil)
   if not vok then
-    if clock.interrupted() then return report_interrupt() end
+    if clock.interrupted() then return runner.report_interrupt() end
     values, verr = nil, tostring(values)
   end
   -- the defaults' secrets too (a recipe's index URL with a token in it)
@@ -369,10 +267,10 @@ function M.main(args)
   if opts.help then  -- help about this recipe: what it is and its parameters
     ui.out(("%s: %s\n\nusage: raycai-run [OPTIONS] %s [" .. table.concat(ACTIONS.ORDER, "|") .. "]\n")
       :format(r.name, r.doc ~= "" and r.doc or "(no description)", opts.recipe))
-    print_params(r, values)
+    report.params(r, values)
     return EXIT.ok
   end
-  return dispatch(r, opts.action, values, opts)
+  return runner.main(r, opts.action, values, opts)
 end
 
 

@@ -1,13 +1,10 @@
 -- raycai.context: one run of one action. Holds the parameter values, the options, the state the
--- steps share, and (on first use) the connection to CML; runs an action of raycai.actions on it.
+-- steps share, and (on first use) the connection to CML. raycai.runner runs actions on it.
 
 local M = {}
 
 local Context = {}
 Context.__index = Context
-
-M.UsageError = { __tostring = function(e) return tostring(e.message) end }
-
 
 --- A new run context.
 function M.new(recipe, values, opts)
@@ -16,13 +13,14 @@ function M.new(recipe, values, opts)
 end
 
 
---- The CML client for this run, connecting on first use (see raycai.target).
+--- The CML client for this run, connecting on first use (see raycai.target); or nil, message, 2:
+--- a wrong or missing setting is the user's to fix (exit 2, like any other bad input). Steps
+--- declare `needs = { "client" }` and the runner connects before them.
 function Context:client()
   if self.cml then return self.cml end
   local target = require "raycai.target"
   local client, err = target.connect(self)
-  -- a wrong or missing setting is the user's to fix: exit 2, like any other bad input
-  if not client then error(setmetatable({ usage = true, message = err }, M.UsageError), 0) end
+  if not client then return nil, err, 2 end
   self.cml = client
   return client
 end
@@ -64,18 +62,6 @@ end
 function M.close(ctx)
   for i = #ctx.closers, 1, -1 do pcall(ctx.closers[i]) end
   ctx.closers = {}
-end
-
-
---- Run `action` (an entry of raycai.actions) on ctx. Returns the exit code, or nil, err[, code]
---- for a failure.
-function M.run(ctx, action)
-  local r = ctx.recipe
-  local a = require("raycai.actions")[action]
-  if type(a) ~= "table" or not a.run then error("unknown action " .. tostring(action)) end
-  -- what the recipe's settings expose, said on every plan and up (hooks.warnings)
-  if r.hooks.warnings and a.warns then r.hooks.warnings(ctx) end
-  return a.run(ctx)
 end
 
 

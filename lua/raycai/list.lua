@@ -122,9 +122,9 @@ function M.run(opts)
   if args.project and args.all_projects then ui.error("give --project P or --all-projects, not both") return 2 end
   ui.event("run_started", { action = "list", version = require("raycai.host").version })
   local ctx = context.new({ name = "list" }, {}, opts)
-  local ok, client = pcall(ctx.client, ctx)
-  if not ok then
-    ui.error(tostring(type(client) == "table" and client.message or client))
+  local client, client_err = ctx:client()  -- nil, message, 2: wrong CML settings
+  if not client then
+    ui.error(tostring(client_err))
     context.close(ctx)
     ui.event("run_finished", { action = "list", exit_code = 2 })
     return 2

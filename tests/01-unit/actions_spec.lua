@@ -1,6 +1,7 @@
 -- raycai.actions: the table of actions raycai-run runs (issue 13 item 5). Pure Lua.
 local actions = require "raycai.actions"
 local context = require "raycai.context"
+local runner = require "raycai.runner"
 local recipe = require "raycai.recipe"
 
 
@@ -19,16 +20,16 @@ describe("raycai.actions", function()
   it("dispatches through the table and passes a returned nil, message, exit code on", function()
     local r = recipe.new { name = "t", steps = { { name = "s", plan = function() return nil, "no way", 2 end } } }
     local ctx = context.new(r, {}, {})
-    local code, err = context.run(ctx, "plan")
+    local code, err = runner.run(ctx, "plan")
     assert.is_nil(code)
     assert.matches("no way", err)
-    assert.has_error(function() context.run(ctx, "nope") end)
+    assert.has_error(function() runner.run(ctx, "nope") end)
   end)
 
   it("runs an added action with no other change", function()
     actions.hello = { doc = { "say hello" }, run = function() return 7 end }
     local ctx = context.new(recipe.new { name = "t", steps = {} }, {}, {})
-    assert.equal(7, context.run(ctx, "hello"))
+    assert.equal(7, runner.run(ctx, "hello"))
     actions.hello = nil
   end)
 end)

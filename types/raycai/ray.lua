@@ -7,6 +7,8 @@
 ---@field write_launchers raycai.Step renders head.py and worker.py into .raycai/<cluster>/
 ---@field start_head raycai.Step the head application (a new generation when replaced)
 ---@field start_workers raycai.Step the worker applications, bound to the head's generation
+---@field STEP_NEEDS raycai.StepNeeds what the four steps need: client, cluster; runtimes and scripts to plan and apply
+---@field NEEDS table<string, raycai.NeedProvider> what a Ray recipe provides: cluster, project, runtimes, scripts
 local ray = {}
 
 --- Defaults of a Ray cluster: any subset of the parameter tree (see docs/recipes.md).

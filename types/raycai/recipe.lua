@@ -3,6 +3,7 @@
 -- and the run context the steps receive. See docs/recipes.md.
 
 ---@class raycai.recipe
+---@field NEEDS table<string, raycai.NeedProvider> what the runner provides to every recipe: client
 local recipe = {}
 
 --- One change a step's plan would make.
@@ -37,18 +38,36 @@ local recipe = {}
 ---@field destroy? fun(ctx: raycai.Context): true?, string? returns true, summary or nil, err
 ---@field status? fun(ctx: raycai.Context): raycai.StatusRow[]?, string?
 ---@field early? fun(ctx: raycai.Context) up only: work needing nothing from earlier steps, run while one of them waits (ctx:idle()); keep its result in ctx.state for apply, never raise
+---@field needs? raycai.StepNeeds what the runner prepares before the first step that needs it
+
+--- What a step needs: names of recipe.NEEDS or of the recipe's providers (a Ray recipe: cluster,
+--- project, runtimes, scripts). A list entry is needed by every function, a keyed list by that
+--- function only: { "client", "cluster", plan = { "runtimes" } }. An unknown name is a recipe
+--- error at load (file:line).
+---@class raycai.StepNeeds
+---@field plan? string[]
+---@field apply? string[]
+---@field destroy? string[]
+---@field status? string[]
+
+--- A provider of a need: true, or nil, message, exit code (the run's returned error).
+---@alias raycai.NeedProvider fun(ctx: raycai.Context): true?, string?, integer?
 
 --- The run of one action: parameter values, options and the state the steps share.
 ---@class raycai.Context
 ---@field recipe raycai.Recipe
 ---@field params table the parameter values (the tree of the recipe's params)
 ---@field options table command-line options (purge, insecure, ...)
----@field state table shared between the steps of one run (state.ray after the Ray steps)
+---@field state table shared between the steps of one run (state.ray after the Ray steps: raycai.ray.RayRunState)
+---@field phase? "plan"|"apply"|"destroy"|"status"|string the part of the action running (needs are prepared once per phase)
 local Context = {}
 
 --- The CML API client for this run, connecting on first use (CML_HOST, or the built-in
---- simulator). A missing or wrong setting raises a usage error (exit 2).
----@return raycai.cml.Client
+--- simulator); or nil, message, 2 for a missing or wrong setting. Steps declare
+--- `needs = { "client" }` so the runner connects before them.
+---@return raycai.cml.Client? client
+---@return string? err
+---@return integer? code
 function Context:client() end
 
 --- A step is about to wait: run the deferred work and the `early` work of the later steps
@@ -64,11 +83,12 @@ function Context:defer(fn) end
 ---@param fn fun()
 function Context:on_close(fn) end
 
+--- The hooks return data; the runner prints it (raycai.ui.report).
 ---@class raycai.Hooks
----@field summary? fun(ctx: raycai.Context) after a successful up
+---@field summary? fun(ctx: raycai.Context): table? after a successful up: the data of the summary (raycai.ui.report.summary)
 ---@field lock? fun(ctx: raycai.Context, action: "up"|"down"): (fun(succeeded: boolean)?), string? returns a release function (told whether the action succeeded) or nil, err
----@field print_status? fun(ctx: raycai.Context, rows: raycai.StatusRow[]): boolean prints status, returns healthy
----@field warnings? fun(ctx: raycai.Context) on every plan and up: one line per setting that opens the cluster
+---@field status_info? fun(ctx: raycai.Context, rows: raycai.StatusRow[]): table status: { healthy, suspended, dashboard, head_address, ray_auth, ray_auth_text } beside the table
+---@field warnings? fun(ctx: raycai.Context): true?, string?, integer? plan and up: warns, or refuses with nil, message, 2
 ---@field check? fun(values: table): true?, string? rules across several parameters, on every action's values (issue 13)
 
 --- What recipe.new takes.
@@ -78,6 +98,7 @@ function Context:on_close(fn) end
 ---@field params? table a tree of recipe.param(...) leaves; groups are plain tables
 ---@field steps raycai.Step[]|fun(values: table): raycai.Step[]
 ---@field hooks? raycai.Hooks
+---@field needs? table<string, raycai.NeedProvider> the builder's own needs (besides recipe.NEEDS)
 
 ---@class raycai.Recipe
 ---@field name string
@@ -85,6 +106,7 @@ function Context:on_close(fn) end
 ---@field params table
 ---@field steps raycai.Step[]|fun(values: table): raycai.Step[]
 ---@field hooks raycai.Hooks
+---@field needs table<string, raycai.NeedProvider> every need it provides (recipe.NEEDS and its builder's)
 local Recipe = {}
 
 --- Declare a parameter (the same function as raycai.params.param).
@@ -143,6 +165,14 @@ function Recipe:step_list(values) end
 ---@return table? values
 ---@return string? err
 function Recipe:values(sets) end
+
+--- Prepare the needs `names` for ctx, each once per phase (ctx.phase).
+---@param ctx raycai.Context
+---@param names? string[]
+---@return true? ok
+---@return string? err
+---@return integer? code
+function Recipe:prepare(ctx, names) end
 
 --- up: plan first; when anything is pending, every step's apply under the lock.
 ---@param ctx raycai.Context

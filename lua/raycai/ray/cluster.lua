@@ -1,11 +1,10 @@
 -- raycai.ray.cluster: what every Ray step needs first: the CML client, the project (found by
 -- name or id, created by `up` when missing), the cluster's names and the resolved runtimes.
--- Computed once per run and kept in ctx.state.ray.
+-- Computed once per run and kept in ctx.state.ray (raycai.ray.state.RayRunState).
 local naming = require "raycai.ray.naming"
 local ui = require "raycai.ui"
 local poll = require "raycai.cml.poll"
 local versions = require "raycai.ray.versions"
-local context = require "raycai.context"
 
 local M = {}
 
@@ -206,37 +205,11 @@ local function raise_shm(ctx, client, project)
 end
 
 
---- The run state the Ray steps share: ctx.state.ray, made by M.prepare. Who writes each field
---- is named after it; a step reads only what the steps before it (or its own plan) wrote.
----@class raycai.ray.State
----@field client table          the CML client (raycai.cml), from ctx:client()
----@field names table           raycai.ray.naming.for_cluster(cluster, project id)
----@field project table|false|nil the project ({ id, name, ... }); false: looked up and missing (prepare)
----@field fresh? boolean        the project was created by this run: it holds nothing yet (prepare)
----@field runtimes table        runtime resolution cache, with .kernels by identifier (prepare, runtimes)
----@field runtime_ids? table<string,string> identifier by role: head, worker, <group> (M.runtimes)
----@field runtime_error? string why the runtimes could not be resolved (prepare)
----@field shm_raised? boolean   up raised the project's shared memory already (prepare)
----@field scripts? table        rendered setup scripts and launchers: launcher_text.all (setup.scripts)
----@field plan_entries? table   the cluster folder's listing from setup_venv's plan (setup)
----@field job? table            the setup job (setup)
----@field owners? table         venv ownership records (setup)
----@field launchers_written? table write_launchers' early result (launchers)
----@field generation? string    the head's generation (head)
----@field head? table           the head application (head)
----@field head_address? string  host:port from head.json (head, summary)
----@field head_check_listing? table listing in which start_head saw its kept head running (issue 13; start_workers reuses it)
----@field head_json_read? boolean head.json was read once this run (summary)
----@field app_start_seconds? number how long the head took to start (head; workers' first look)
----@field app_list? table       the cluster's applications by name, listed once (apps.listed)
----@field desired? table        memoized bodies and spec hashes by role#index (apps.desired)
----@field script_hashes? table  hash of each role's launcher (apps)
----@field workers_ready? integer workers RUNNING (workers)
----@field deleted_workers? table workers deleted by down, for the head's wait (workers.destroy)
-
-
---- Prepare the cluster for a step. With create=true (up) a missing project is created; without
---- it (plan, status, down) a missing project is reported as state.project == false.
+--- Prepare the cluster for a step: ctx.state.ray (raycai.ray.state: every field and its
+--- writer). With create=true (up) a missing project is created; without it (plan, status,
+--- down) a missing project is reported as state.project == false. Returns the state or
+--- nil, err[, code].
+---@return raycai.ray.RayRunState? st
 function M.prepare(ctx, create)
   local st = ctx.state.ray
   if st and st.project and create and not st.shm_raised then
@@ -249,8 +222,9 @@ function M.prepare(ctx, create)
   local p = ctx.params
   local ok, err = naming.check_cluster(p.cluster)
   if not ok then return nil, err end
-  local client = ctx:client()
-  st = st or { client = client, runtimes = {}, t0 = require("raycai.clock").monotonic() }
+  local client, client_err, client_code = ctx:client()
+  if not client then return nil, client_err, client_code end
+  st = st or require("raycai.ray.state").new(client, require("raycai.clock").monotonic())
   ctx.state.ray = st
   -- a plan in this run already looked the project up and found none: create it straight away
   -- (a project created meanwhile by another run answers 409 and is adopted below)
@@ -261,14 +235,14 @@ function M.prepare(ctx, create)
       local res = client:together(function() return find_project(client, p.project) end,
         function() return M.runtimes(ctx) end)
       project, perr = res[1][1], res[1][2]
-      if not res[2][1] then st.runtime_error = res[2][2] end
+      if not res[2][1] then st.runtime_error, st.runtime_code = res[2][2], res[2][3] end
     else
       project, perr = find_project(client, p.project)
     end
   end
   if project == nil then return nil, ("could not look up project %s: %s"):format(p.project, tostring(perr)) end
   -- a runtime that cannot be resolved fails the run anyway: before creating anything
-  if not project and create and st.runtime_error then return nil, st.runtime_error end
+  if not project and create and st.runtime_error then return nil, st.runtime_error, st.runtime_code end
   if not project and create then
     if p.project:match(PROJECT_ID) then
       return nil, ("project %s does not exist; give a project name to create one"):format(p.project)
@@ -307,11 +281,11 @@ end
 
 
 --- The runtime identifiers of the head and each worker group: { head = id, worker = id,
---- [group] = id } or nil, err.
+--- [group] = id } or nil, err[, 2 when the recipe cannot work on the runtime].
 function M.runtimes(ctx)
   local st = ctx.state.ray
   if st.runtime_ids then return st.runtime_ids end
-  if st.runtime_error then return nil, st.runtime_error end
+  if st.runtime_error then return nil, st.runtime_error, st.runtime_code end
   local p = ctx.params
   local list = require("raycai.ray.groups").of(p)
   local candidates, err
@@ -343,8 +317,8 @@ function M.runtimes(ctx)
   end
   for _, id in pairs(ids) do
     local problem = versions.python_problem(p.ray.version, st.runtimes.kernels[id] or p.python.kernel)
-    -- the recipe cannot work on this runtime: a usage error (exit 2), raised before any change
-    if problem then error(setmetatable({ usage = true, message = problem }, context.UsageError), 0) end
+    -- the recipe cannot work on this runtime: a usage error (exit 2), found before any change
+    if problem then return nil, problem, 2 end
   end
   st.runtime_ids = ids
   return st.runtime_ids

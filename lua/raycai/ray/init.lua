@@ -1,9 +1,12 @@
 -- raycai.ray: Ray clusters on CML. The parameters every Ray recipe shares, the four steps
--- (setup_venv, write_launchers, start_head, start_workers), and ray.recipe{...} that puts them
--- together with a summary and a status table.
+-- (setup_venv, write_launchers, start_head, start_workers) with what they need, and
+-- ray.recipe{...} that puts them together with the data of a summary and a status table (the
+-- runner prints them: raycai.ui.report).
 local recipe = require "raycai.recipe"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
+local cluster = require "raycai.ray.cluster"
+local run_state = require "raycai.ray.state"
 local naming = require "raycai.ray.naming"
 local apps = require "raycai.ray.apps"
 local versions = require "raycai.ray.versions"
@@ -14,10 +17,58 @@ local M = {}
 
 local param = recipe.param
 
-M.setup_venv = require("raycai.ray.setup").step
-M.write_launchers = require("raycai.ray.launchers").step
-M.start_head = require("raycai.ray.head").step
-M.start_workers = require("raycai.ray.workers").step
+--- What the Ray steps need (docs/recipes.md "What a step needs"): the CML client and the
+--- cluster's run state (ctx.state.ray: project, names) for everything; the runtimes and the
+--- rendered launchers to plan and apply (status and down work without them, so a runtime gone
+--- from the workspace does not stop a down).
+M.STEP_NEEDS = { "client", "cluster", plan = { "runtimes", "scripts" }, apply = { "runtimes", "scripts" } }
+
+
+--- A Ray step module's step, declaring M.STEP_NEEDS (a copy: the module's table stays as it is).
+local function ray_step(step)
+  local out = {}
+  for k, v in pairs(step) do out[k] = v end
+  out.needs = M.STEP_NEEDS
+  return out
+end
+
+M.setup_venv = ray_step(require("raycai.ray.setup").step)
+M.write_launchers = ray_step(require("raycai.ray.launchers").step)
+M.start_head = ray_step(require("raycai.ray.head").step)
+M.start_workers = ray_step(require("raycai.ray.workers").step)
+
+
+--- The needs a Ray recipe provides besides the runner's client (raycai.recipe NEEDS). Each is
+--- fun(ctx) -> true | nil, message, exit code.
+M.NEEDS = {
+  -- ctx.state.ray (raycai.ray.state): the project found (created in up's apply phase), names
+  cluster = function(ctx)
+    local st, err, code = cluster.prepare(ctx, ctx.phase == "apply")
+    if not st then return nil, err, code end
+    return true
+  end,
+  -- as cluster, and the project must exist: a read-only action on a missing one exits 1 naming it
+  project = function(ctx)
+    local st, err, code = cluster.prepare(ctx, ctx.phase == "apply")
+    if not st then return nil, err, code end
+    if not st.project then
+      return nil, ("project %s has no cluster %s; run up first"):format(ctx.params.project, ctx.params.cluster), 1
+    end
+    return true
+  end,
+  -- the runtime of the head and of each group (a Ray without wheels for its Python: exit 2)
+  runtimes = function(ctx)
+    local ids, err, code = cluster.runtimes(ctx)
+    if not ids then return nil, err, code end
+    return true
+  end,
+  -- the rendered setup script and launchers (a launcher override that does not render: exit 2)
+  scripts = function(ctx)
+    local s, err, code = require("raycai.ray.setup").scripts(ctx, ctx.state.ray)
+    if not s then return nil, err, code end
+    return true
+  end,
+}
 
 
 local function cluster_name(v)
@@ -260,81 +311,49 @@ local function lock(ctx, action)
   local release, err = require("raycai.ray.lock").acquire(ctx, action)
   if not release then return nil, err end
   return function(succeeded)
-    local st = ctx.state.ray
+    local st = run_state.of(ctx)
     if action ~= "up" or not succeeded or not st or not st.client then return release() end
     st.client:together(release, function() read_head_address(st) end)
   end
 end
 
 
---- After up: head address, dashboard URL, workers ready.
+--- After up: the data of the summary (head address, dashboard URL, workers ready, where the
+--- time went) for raycai.ui.report.summary; nil when no Ray step ran.
 local function summary(ctx)
-  local st = ctx.state.ray
-  if not st then return end
+  local st = run_state.of(ctx)
+  if not st then return nil end
   read_head_address(st)
-  local url = dashboard_url(ctx, st)
-  local ready = st.workers_ready or 0
   local overlap = require "raycai.ray.overlap"  -- issue 17: where the time went
   local phases = overlap.phases_line(st)
-  ui.event("summary", { cluster = ctx.params.cluster, project = st.project and st.project.name,
-                        head_address = st.head_address, dashboard = url, generation = st.generation,
-                        workers_ready = ready, workers = groups.total(ctx.params), ray_auth = ray_auth(ctx),
-                        phases = phases and overlap.phases_json(st, overlap.mode(ctx)) or nil })
-  ui.out(("Ray cluster '%s' is up in project %s (generation %s)"):format(ctx.params.cluster,
-    st.project.name, st.generation or "?"))
-  ui.out("  head:      " .. (st.head_address or "running (address not published yet in " .. st.names.files.head_json .. ")"))
-  if url then ui.out("  dashboard: " .. url) end
-  ui.out(("  workers:   %d/%d running"):format(ready, groups.total(ctx.params)))
-  ui.out("  ray auth:  " .. ray_auth_text(ctx))
-  if phases then ui.out("  time:      " .. phases) end
+  return { cluster = ctx.params.cluster, project = st.project and st.project.name, generation = st.generation,
+           head_address = st.head_address, head_pending = st.names.files.head_json,
+           dashboard = dashboard_url(ctx, st), workers_ready = st.workers_ready or 0,
+           workers = groups.total(ctx.params), ray_auth = ray_auth(ctx), ray_auth_text = ray_auth_text(ctx),
+           phases = phases, phases_json = phases and overlap.phases_json(st, overlap.mode(ctx)) or nil }
 end
 
 
-local function age(created_at)
-  local t = apps.seconds(created_at)
-  if not t then return "" end
-  local now = os.time(os.date("!*t", math.floor(clock.time())))
-  local secs = math.max(0, now - math.floor(t))
-  if secs < 120 then return secs .. "s" end
-  if secs < 7200 then return (secs // 60) .. "m" end
-  if secs < 172800 then return (secs // 3600) .. "h" end
-  return (secs // 86400) .. "d"
-end
-
-
---- status: an aligned table, the dashboard URL; true when healthy.
-local function print_status(ctx, rows)
-  local st = ctx.state.ray
+--- status: the rows get their age (age_seconds); returns what the status says beside the table
+--- (raycai.ui.report.status): healthy, suspended, dashboard, head address, ray auth.
+local function status_info(ctx, rows)
+  local st = run_state.of(ctx)
   local healthy = #rows > 0
-  local t = { { "OBJECT", "ROLE", "STATUS", "CPU", "MEMORY", "GPU", "AGE", "GROUP" } }
-  for _, r in ipairs(rows) do
-    if r.healthy == false then healthy = false end
-    local function num(v) return v and ("%g"):format(v) or "" end
-    t[#t + 1] = { r.name or "", r.role or r.kind or "", r.state or "", num(r.cpu),
-                  r.memory and (num(r.memory) .. " GB") or "", num(r.gpu), age(r.created_at), r.group or "" }
-    ui.event("object_status", { kind = r.kind, role = r.role, name = r.name, state = r.state,
-                                cpu = r.cpu, memory = r.memory, gpu = r.gpu, created_at = r.created_at,
-                                group = r.group })
-  end
-  ui.table(t)
-  local url = st and st.project and dashboard_url(ctx, st)
-  if url then ui.out("dashboard: " .. url) end
-  if st and st.head_address then ui.out("head address: " .. st.head_address) end
-  ui.out("ray auth: " .. ray_auth_text(ctx))
+  local now = os.time(os.date("!*t", math.floor(clock.time())))
   -- (issue 16) every application STOPPED: suspended (by suspend), not broken
   local napps, nstopped = 0, 0
   for _, r in ipairs(rows) do
+    if r.healthy == false then healthy = false end
+    local t = apps.seconds(r.created_at)
+    r.age_seconds = t and (now - math.floor(t)) or nil
     if r.kind == "application" then
       napps = napps + 1
       if r.state == "APPLICATION_STOPPED" then nstopped = nstopped + 1 end
     end
   end
-  local suspended = napps > 0 and nstopped == napps
-  ui.out(healthy and "cluster healthy" or suspended and "cluster suspended (resume brings it back)"
-         or "cluster not healthy")
-  ui.event("status_summary", { healthy = healthy, suspended = suspended, dashboard = url, head_address = st and st.head_address,
-                               ray_auth = ray_auth(ctx) })
-  return healthy
+  return { healthy = healthy, suspended = napps > 0 and nstopped == napps,
+           dashboard = st and st.project and dashboard_url(ctx, st) or nil,
+           head_address = st and st.head_address, ray_auth = ray_auth(ctx), ray_auth_text = ray_auth_text(ctx) }
 end
 
 
@@ -350,32 +369,35 @@ local function dashboard_ray_auth(ctx)
 end
 
 
---- plan and up: a Ray without token authentication is refused (exit 2, before any request)
---- unless insecure_ray = true, which then warns on every run.
+--- plan and up: a Ray without token authentication is refused (nil, message, 2: before any
+--- request) unless insecure_ray = true, which then warns on every run.
 local function ray_auth_check(ctx)
   local p = ctx.params
-  if ray_auth(ctx) == "token" then return end
+  if ray_auth(ctx) == "token" then return true end
   if not p.insecure_ray then
-    error(setmetatable({ usage = true, message = ("Ray %s has no token authentication (Ray 2.52 and "
+    return nil, ("Ray %s has no token authentication (Ray 2.52 and "
       .. "later have it): its cluster would be open to every workload of the workspace; set ray.version "
       .. "to %s or later (default %s), or insecure_ray=true to run it open"):format(p.ray.version,
-      table.concat(versions.TOKEN_AUTH_SINCE, "."), versions.DEFAULT) },
-      require("raycai.context").UsageError), 0)
+      table.concat(versions.TOKEN_AUTH_SINCE, "."), versions.DEFAULT), 2
   end
   ui.warn(("insecure_ray = true: Ray %s has no token authentication; anyone who can reach the head's "
     .. "pod from the workspace can connect a driver and run code as you"):format(p.ray.version))
+  return true
 end
 
 
---- plan and up, every run: one line per setting that opens the cluster to more people.
+--- plan and up, every run: one line per setting that opens the cluster to more people; a
+--- refusal is nil, message, 2.
 local function warnings(ctx)
-  ray_auth_check(ctx)
+  local ok, err, code = ray_auth_check(ctx)
+  if not ok then return nil, err, code end
   if ctx.params.bypass_authentication then
     local note = dashboard_ray_auth(ctx)
     ui.warn("bypass_authentication = true: the head application serves the Ray dashboard, and with "
       .. "it Ray job submission (running code as you), to anyone who has its URL, without CML login"
       .. (note and ("; " .. note) or ""))
   end
+  return true
 end
 
 
@@ -469,10 +491,11 @@ function M.recipe(def)
   local launchers = launcher_overrides(def.launchers, tree.groups)
   ok, verr = check_roles(params.defaults(tree), launchers)
   if not ok then recipe.user_error(verr) end
-  local r = recipe.new { name = def.name, doc = def.doc, params = tree, steps = steps, launchers = launchers }
+  local r = recipe.new { name = def.name, doc = def.doc, params = tree, steps = steps, launchers = launchers,
+                         needs = M.NEEDS }
   r.hooks.summary = summary
   r.hooks.lock = lock
-  r.hooks.print_status = print_status
+  r.hooks.status_info = status_info
   r.hooks.warnings = warnings
   r.hooks.check = function(values) return check_roles(values, launchers) end
   return r

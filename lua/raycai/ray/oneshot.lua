@@ -39,7 +39,7 @@ function M.run(ctx, args)
     return 2
   end
   local recipe = ctx.options.recipe or "RECIPE"
-  local ok, err = ctx.recipe:up(ctx)
+  local ok, err = require("raycai.actions").up.run(ctx)  -- up and its summary (raycai.runner prints it)
   if not ok then
     -- up removes what it could not finish (unless keep_partial): nothing ran, nothing to down
     ui.error(tostring(err))

@@ -15,16 +15,14 @@ local FINISHED = { ENGINE_SUCCEEDED = true, ENGINE_FAILED = true, ENGINE_TIMEDOU
                    ENGINE_STOPPED = true, ENGINE_SKIPPED = true }
 
 
---- The cluster's scripts, rendered once per run (they need the runtimes: a venv is per runtime).
+--- The cluster's scripts, rendered once per run (they need the runtimes: a venv is per runtime);
+--- or nil, err[, 2 for a recipe error: a launcher that does not render].
 function M.scripts(ctx, st)
   if st.scripts then return st.scripts end
-  local rt, rerr = cluster.runtimes(ctx)
-  if not rt then return nil, rerr end
+  local rt, rerr, rcode = cluster.runtimes(ctx)
+  if not rt then return nil, rerr, rcode end
   local s, err, code = scripts.all(ctx.params, st.names, rt, ctx.recipe and ctx.recipe.launchers)
-  if not s then
-    if code == 2 then error(setmetatable({ usage = true, message = err }, require("raycai.context").UsageError), 0) end
-    return nil, err
-  end
+  if not s then return nil, err, code end
   st.scripts = s
   return s
 end
