@@ -30,7 +30,7 @@ local M = {}
 ---@field head_address? string  host:port from head.json (head, ray summary)
 ---@field head_json_read? boolean head.json was read once this run (ray summary)
 ---@field app_start_seconds? number how long the head took to start (head; workers' first look)
----@field head_check_listing? table the listing in which start_head saw its kept head running: start_workers reconciles every group from it (head, workers)
+---@field head_check_listing? table listing where start_head saw its kept head running: groups reconcile from it (head, workers)
 ---@field app_list? table       the cluster's applications by name, listed once (apps.listed, head, workers)
 ---@field desired? table        memoized bodies and spec hashes by role#index (apps.desired)
 ---@field script_hashes? table  hash of each role's launcher (apps)
