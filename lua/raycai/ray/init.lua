@@ -198,6 +198,15 @@ function M.params(d)
     overlap = param(pick(d.overlap, "head"), "start applications while the setup job builds the venv "
                     .. "(their launchers wait for it): none, head (the CPU head only) or all (GPU workers too)",
                     { choices = { "none", "head", "all" } }),
+    -- issue 16: read by the head's watcher from .raycai/<cluster>/autostop.json (raycai.ray.autostop),
+    -- never by a launcher's text or an application's spec: changing them rolls nothing
+    autostop = {
+      idle_minutes = param(pick((d.autostop or {}).idle_minutes, 0), "minutes without Ray driver activity "
+                           .. "after which the head stops the cluster (fractions allowed); 0: never",
+                           { type = "number", check = require("raycai.ray.autostop").check_minutes }),
+      down = param(pick((d.autostop or {}).down, false), "autostop deletes the applications instead of "
+                   .. "suspending them (the venv and project files stay)"),
+    },
     timeouts = {
       project = param(pick(t.project, 120), "seconds to wait for a new project", { min = 1 }),
       setup = param(pick(t.setup, 1800), "seconds the setup job may run", { min = 1 }),
@@ -263,6 +272,8 @@ local function summary(ctx)
   local st = ctx.state.ray
   if not st then return end
   read_head_address(st)
+  local armed, aerr = require("raycai.ray.autostop").arm(ctx, st, st.generation)  -- issue 16
+  if not armed then ui.warn("could not arm autostop: " .. tostring(aerr)) end
   local url = dashboard_url(ctx, st)
   local ready = st.workers_ready or 0
   local overlap = require "raycai.ray.overlap"  -- issue 17: where the time went
@@ -297,12 +308,14 @@ end
 local function print_status(ctx, rows)
   local st = ctx.state.ray
   local healthy = #rows > 0
-  local t = { { "OBJECT", "ROLE", "STATUS", "CPU", "MEMORY", "GPU", "AGE", "GROUP" } }
+  local t = { { "OBJECT", "ROLE", "STATUS", "CPU", "MEMORY", "GPU", "AGE", "GROUP", "AUTOSTOP" } }
+  local autostop = #rows > 0 and require("raycai.ray.autostop").status_text(st) or "—"  -- issue 16
   for _, r in ipairs(rows) do
     if r.healthy == false then healthy = false end
     local function num(v) return v and ("%g"):format(v) or "" end
     t[#t + 1] = { r.name or "", r.role or r.kind or "", r.state or "", num(r.cpu),
-                  r.memory and (num(r.memory) .. " GB") or "", num(r.gpu), age(r.created_at), r.group or "" }
+                  r.memory and (num(r.memory) .. " GB") or "", num(r.gpu), age(r.created_at), r.group or "",
+                  r.role == "head" and autostop or "" }
     ui.event("object_status", { kind = r.kind, role = r.role, name = r.name, state = r.state,
                                 cpu = r.cpu, memory = r.memory, gpu = r.gpu, created_at = r.created_at,
                                 group = r.group })
@@ -324,7 +337,7 @@ local function print_status(ctx, rows)
   ui.out(healthy and "cluster healthy" or suspended and "cluster suspended (resume brings it back)"
          or "cluster not healthy")
   ui.event("status_summary", { healthy = healthy, suspended = suspended, dashboard = url, head_address = st and st.head_address,
-                               ray_auth = ray_auth(ctx) })
+                               ray_auth = ray_auth(ctx), autostop = autostop })
   return healthy
 end
 
