@@ -15,8 +15,8 @@ local free_port = require("support.ports").free
 
 
 --- Common parts of the two clusters of this spec.
-local function base_args(wheels, extra)
-  local a = { "--set", "ray.find_links=" .. wheels, "--set", "ray.gcs_port=" .. free_port(), "--set", "workers=2",
+local function base_args(wheels, port, extra)
+  local a = { "--set", "ray.find_links=" .. wheels, "--set", "ray.gcs_port=" .. port, "--set", "workers=2",
               "--set", "timeouts.head=120", "--set", "timeouts.workers=120" }
   for _, x in ipairs(extra or {}) do a[#a + 1] = x end
   a[#a + 1] = GPU
@@ -40,6 +40,7 @@ end
 
 describe("autostop in exec mode", function()
   local s, wheels, env, base, home, client
+  local port = free_port()
 
   local function raycai(args, opts)
     local argv = { table.unpack((opts and opts.base) or base) }
@@ -93,7 +94,7 @@ describe("autostop in exec mode", function()
     s = exec.sim()
     client = http.new { timeout = 5 }
     env = { CML_HOST = s.url, CML_API_KEY = s.api_key }
-    base = base_args(wheels)
+    base = base_args(wheels, port)
     local r = raycai {}
     assert.equal(0, r.code, r.stderr .. r.stdout)
     home = assert(home_of(s))
@@ -116,11 +117,16 @@ describe("autostop in exec mode", function()
       local lines = select(2, r.stderr:gsub("\n", ""))
       assert.equal(1, lines, r.stderr)
     end
-    local r = run.raycai({ "--set", "autostop.idle_minutes=-5", table.unpack(base) }, { env = env, timeout = 120 })
+    local r = raycai({}, { base = base_args(wheels, port, { "--set", "autostop.idle_minutes=-5" }) })
     assert.equal(2, r.code, r.stderr .. r.stdout)
     assert.matches("autostop%.idle_minutes", r.stderr)
     assert.equal(before, #cl.mutations(s))
     assert.is_nil(fs.read(home .. "/.raycai/gpu/autostop.json"))  -- off in the recipe: no file
+    -- autostop is in no launcher and no application spec: changing it is no change for plan
+    r = raycai({ "plan" }, { base = base_args(wheels, port, { "--set", "autostop.idle_minutes=5",
+                                                               "--set", "autostop.down=true" }) })
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    assert.matches("No changes", r.stdout)
   end)
 
   it("autostop --idle-minutes changes the running cluster; status and list show AUTOSTOP", function()
@@ -193,7 +199,7 @@ describe("autostop in exec mode", function()
   end)
 
   it("resume re-arms it with the recipe's setting; down = true deletes the applications, the venv stays", function()
-    local r = raycai({ "resume" }, { base = base_args(wheels, { "--set", "autostop.idle_minutes=0.01",
+    local r = raycai({ "resume" }, { base = base_args(wheels, port, { "--set", "autostop.idle_minutes=0.01",
                                                                 "--set", "autostop.down=true" }) })
     assert.equal(0, r.code, r.stderr .. r.stdout)
     local auto = read_json(home .. "/.raycai/gpu/autostop.json")
