@@ -147,12 +147,14 @@ describe("--json events", function()
     local ev = find(evs, "autostop")[1]
     assert.same({ "gpu", 10, true }, { ev.cluster, ev.idle_minutes, ev.down })
     assert.is_string(ev.generation)
-    _, evs = json_run { GPU, "status" }
+    r, evs = json_run { GPU, "status" }
+    assert.equal(0, r.code, r.stderr)
     assert.equal("10m (down)", find(evs, "status_summary")[1].autostop)
     r, evs = json_run { "list" }
     assert.equal(0, r.code, r.stderr)
     assert.same({ idle_minutes = 10, down = true }, find(evs, "clusters")[1].clusters[1].autostop)
-    _, evs = json_run { GPU, "autostop", "--cancel" }
+    r, evs = json_run { GPU, "autostop", "--cancel" }
+    assert.equal(0, r.code, r.stderr)
     assert.equal(0, find(evs, "autostop")[1].idle_minutes)
   end)
 
