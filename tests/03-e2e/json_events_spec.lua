@@ -156,6 +156,12 @@ describe("--json events", function()
     r, evs = json_run { GPU, "autostop", "--cancel" }
     assert.equal(0, r.code, r.stderr)
     assert.equal(0, find(evs, "autostop")[1].idle_minutes)
+    -- an up that changes nothing else re-arms it with the recipe's setting, for the head's generation
+    r, evs = json_run { "--set", "autostop.idle_minutes=3", GPU }
+    assert.equal(0, r.code, r.stderr)
+    ev = find(evs, "autostop")[1]
+    assert.same({ 3, false, find(evs, "summary")[1].generation }, { ev.idle_minutes, ev.down, ev.generation })
+    assert.is_string(ev.generation)
   end)
 
   it("tells down's deletions", function()
