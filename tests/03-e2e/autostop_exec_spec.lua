@@ -186,10 +186,14 @@ describe("autostop in exec mode", function()
     assert.truthy(s:wait_for(function() local x = state() return x and x.verdict == "busy" and x.busy_s > 1.5 end,
                              120, "the watcher to see the driver"))
     assert.truthy(every_app("APPLICATION_RUNNING"))
+    -- the API drops the watcher's first two :stop requests (no answer): it logs and retries
+    s:fault { match = { method = "POST", path_suffix = ":stop" }, action = "drop", count = 2 }
     assert(fs.write(release, "go"))
     assert.truthy(s:wait_for(function() return every_app("APPLICATION_STOPPED") end, 120,
                              "autostop to stop every application"))
     local text = log()
+    assert.equal(2, select(2, text:gsub("could not stop the cluster: POST [^\n]+:stop: the API is unreachable: "
+      .. "[^\n]+; trying again in [%d%.]+ s", "")), text)
     assert.matches("no Ray driver activity for [%d%.]+ s %(autostop%.idle_minutes = 0%.01%): stopping 2 worker", text)
     assert.matches("stopping raycai%-gpu%-worker%-1.*stopping raycai%-gpu%-head", text)
     local st = raycai { "status" }
