@@ -196,6 +196,9 @@ describe("autostop in exec mode", function()
       .. "[^\n]+; trying again in [%d%.]+ s", "")), text)
     assert.matches("no Ray driver activity for [%d%.]+ s %(autostop%.idle_minutes = 0%.01%): stopping 2 worker", text)
     assert.matches("stopping raycai%-gpu%-worker%-1.*stopping raycai%-gpu%-head", text)
+    local lg = raycai { "logs", "autostop" }
+    assert.equal(0, lg.code, lg.stderr)
+    assert.matches("stopping raycai%-gpu%-head", lg.stdout)
     local st = raycai { "status" }
     assert.matches("cluster suspended", st.stdout)
     local l = run.raycai({ "list" }, { env = env, timeout = 60 })

@@ -71,12 +71,15 @@ function M.arm(ctx, st, generation)
   local a = ctx.params.autostop
   local content = M.content(ctx.params.cluster, a.idle_minutes, a.down, generation)
   local path = M.path(st.names)
+  -- the cluster folder as this run's plan listed it (setup_venv), so that an up of a cluster
+  -- without autostop sends no request for it; autostop.json is written by nobody else in a run
+  local entries = st.plan_entries or (st.fresh and {}) or nil
   if a.idle_minutes <= 0 then
-    local change, err = files.compare(st.client, st.project.id, path, content)
+    local change, err = files.compare(st.client, st.project.id, path, content, entries)
     if not change then return nil, err end
     if change == "create" then return true end
   end
-  local change, err = files.sync(st.client, st.project.id, path, content)
+  local change, err = files.sync(st.client, st.project.id, path, content, entries)
   if not change then return nil, err end
   if change ~= "keep" then
     ui.event("autostop", { cluster = ctx.params.cluster, idle_minutes = a.idle_minutes, down = a.down,
