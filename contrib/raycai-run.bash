@@ -25,7 +25,7 @@ _raycai_run() {
     cword=$COMP_CWORD
   fi
   local opts="--set --json --verbose -v --quiet -q --insecure --trust-recipe --purge --sim --list-recipes --version --help -h"
-  local actions="up plan status down params suspend resume run submit job logs env"
+  local actions="up plan status down params suspend resume autostop run submit job logs env"
   local exe=${words[0]:-raycai-run}
 
   # the recipe and the action given so far (a --set value is not one of them)
@@ -72,6 +72,9 @@ _raycai_run() {
     logs)
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-f --follow --tail --out-dir" -- "$cur"))
       elif [[ $npos -eq 2 ]]; then COMPREPLY=($(compgen -W "setup head worker job" -- "$cur")); fi
+      return ;;
+    autostop)
+      [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--cancel --idle-minutes --down --no-down" -- "$cur"))
       return ;;
     env|suspend) return ;;
   esac

@@ -168,6 +168,10 @@ pid_t ex_spawn (const spawn_spec *sp) {
   sb_printf(&api, "%s/api/v1", cfg.base_url);
   n = env_put(env, n, "CDSW_API_URL", api.p);
   free(api.p);
+  /* the API v2 key of the workload's user (cml-api/FACTS.md: CDSW_APIV2_KEY); the simulator
+  ** has one user, so it is the accepted key unless --workload-key says otherwise (inferred: in
+  ** CML each workload may get its own key of that user; the watcher only needs one that works) */
+  n = env_put(env, n, "CDSW_APIV2_KEY", cfg.workload_key ? cfg.workload_key : cfg.api_key);
   n = env_put_num(env, n, "CDSW_CPU_MILLICORES", (long)(sp->cpu * 1000.0 + 0.5));
   n = env_put_num(env, n, "CDSW_MEMORY_MB", (long)(sp->memory * 1024.0 + 0.5));
   /* a pod's own /tmp (each CML workload is a pod with its own): TMPDIR, a folder per workload

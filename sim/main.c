@@ -42,6 +42,8 @@ static const char USAGE[] =
   "                         classic (Workbench and JupyterLab only)\n"
   "  --exec                 really run application and job scripts (python3 <script>)\n"
   "  --python PATH          interpreter for --exec (default python3)\n"
+  "  --workload-key KEY     the CDSW_APIV2_KEY --exec workloads get (default: the --api-key, the\n"
+  "                         user's own key, as CML gives it; another value tests a rejected key)\n"
   "  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
   "  --help                 this text\n"
   "\n"
@@ -156,7 +158,7 @@ int main (int argc, char **argv) {
     static const char *const with_value[] = { "--listen", "--api-key", "--state-dir", "--domain",
                                               "--python", "--delay", "--quota", "--tls-cert",
                                               "--tls-key", "--username", "--capacity",
-                                              "--runtimes", NULL };
+                                              "--runtimes", "--workload-key", NULL };
     int known = 0;
     for (int k = 0; with_value[k]; k++) known |= strcmp(a, with_value[k]) == 0;
     if (!known) usage_error("unknown option", argv[i]);
@@ -169,6 +171,9 @@ int main (int argc, char **argv) {
       if (!*val) usage_error("--api-key must not be empty", NULL);
       free(cfg.api_key);
       cfg.api_key = xstrdup(val);
+    } else if (strcmp(a, "--workload-key") == 0) {
+      free(cfg.workload_key);
+      cfg.workload_key = xstrdup(val);
     } else if (strcmp(a, "--state-dir") == 0) {
       free(cfg.state_dir);
       cfg.state_dir = xstrdup(val);

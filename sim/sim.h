@@ -24,6 +24,7 @@ enum delay_id {
 
 typedef struct {
   char *api_key;
+  char *workload_key;   /* CDSW_APIV2_KEY of exec-mode workloads; NULL: api_key */
   char *domain;
   char *state_dir;      /* NULL: memory only */
   char *work_dir;       /* project folders and logs: state_dir or a temp dir */

@@ -15,7 +15,7 @@ local report = require "raycai.ui.report"
 
 local M = {}
 
-M.ORDER = { "up", "plan", "status", "down", "params", "suspend", "resume", "run", "submit", "job", "logs", "env" }
+M.ORDER = { "up", "plan", "status", "down", "params", "suspend", "resume", "autostop", "run", "submit", "job", "logs", "env" }
 
 
 M.up = {
@@ -100,6 +100,11 @@ M.resume = {
   end,
 }
 
+-- (issue 16) the head's watcher reads .raycai/<cluster>/autostop.json; this changes it in place
+M.autostop = day2("raycai.ray.autostop", {
+  "[--cancel | --idle-minutes N [--down|--no-down]]: show or change when the running cluster's",
+  "head stops it after N minutes without Ray driver activity (--down: deletes it); until the",
+  "next up or resume, which apply the recipe's autostop.* again" })
 M.submit = day2("raycai.ray.submit", {
   "[--name ID] [--rerun] [--detach] [--working-dir DIR] [--env K=V] [--cpu N] [--memory GB] -- ENTRYPOINT...",
   "run ENTRYPOINT as a Ray driver on the cluster (a CML job) and follow its output;",

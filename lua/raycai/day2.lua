@@ -13,6 +13,7 @@ local VALUED = {
           ["--env"] = "env", ["--cpu"] = "cpu", ["--memory"] = "memory" },
   env = {},
   suspend = {},
+  autostop = { ["--idle-minutes"] = "idle_minutes" },
   list = { ["--project"] = "project" },
 }
 local FLAGS = {
@@ -22,6 +23,7 @@ local FLAGS = {
   run = {},
   env = {},
   suspend = {},
+  autostop = { ["--cancel"] = "cancel", ["--down"] = "down", ["--no-down"] = "no_down" },
   list = { ["--all-projects"] = "all_projects" },
 }
 -- the global options a user may also write after the action

@@ -7,6 +7,8 @@ local context = require "raycai.context"
 local apps = require "raycai.ray.apps"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
+local autostop = require "raycai.ray.autostop"
+local naming = require "raycai.ray.naming"
 
 local M = {}
 
@@ -131,7 +133,7 @@ function M.run(opts)
   end
   local code = 0
   local plist, perr, pcode = projects(client, args)
-  local rows = { { "CLUSTER", "PROJECT", "HEAD", "WORKERS", "GPUS", "STATUS", "AGE" } }
+  local rows = { { "CLUSTER", "PROJECT", "HEAD", "WORKERS", "GPUS", "STATUS", "AGE", "AUTOSTOP" } }
   local all = {}
   if not plist then
     ui.error(perr)
@@ -141,12 +143,15 @@ function M.run(opts)
       local cs, cerr = clusters_of(client, p)
       if not cs then ui.warn(cerr) code = 1 else
         for _, c in ipairs(cs) do
-          rows[#rows + 1] = { c.cluster, c.project, c.head_status:gsub("^APPLICATION_", ""), groups_text(c),
-                              ("%g"):format(c.gpus), c.status, c.age }
+          -- (issue 16) the cluster's autostop.json, read from the project (nil: unreadable)
+          local auto = autostop.read(client, p.id, naming.for_cluster(c.cluster, p.id))
+          rows[#rows + 1] = { c.cluster, c.project, (c.head_status:gsub("^APPLICATION_", "")), groups_text(c),
+                              ("%g"):format(c.gpus), c.status, c.age, auto == nil and "?" or autostop.text(auto) }
           local groups = {}
           for g, x in pairs(c.groups) do groups[g] = { ready = x.ready, desired = x.desired } end
           all[#all + 1] = { cluster = c.cluster, project = c.project, head = c.head_status, workers = groups,
-                            gpus = c.gpus, status = c.status, created_at = c.created_at }
+                            gpus = c.gpus, status = c.status, created_at = c.created_at,
+                            autostop = auto and { idle_minutes = auto.idle_minutes, down = auto.down } or nil }
         end
       end
     end

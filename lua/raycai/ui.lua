@@ -200,7 +200,7 @@ function M.table(rows)
     for c, cell in ipairs(row) do
       cells[c] = c < #row and (cell .. string.rep(" ", widths[c] - #cell)) or cell
     end
-    M.out(table.concat(cells, "  "))
+    M.out((table.concat(cells, "  "):gsub(" +$", "")))  -- no padding after the last non-empty cell
   end
 end
 

@@ -14,7 +14,7 @@ describe("raycai.actions", function()
       assert.is_true(type(a.run) == "function" or a.offline == true, name)
       assert.matches("\n?  " .. name .. " +", actions.usage())
     end
-    assert.equal("up, plan, status, down, params, suspend, resume, run, submit, job, logs or env", actions.names())
+    assert.equal("up, plan, status, down, params, suspend, resume, autostop, run, submit, job, logs or env", actions.names())
   end)
 
   it("dispatches through the table and passes a returned nil, message, exit code on", function()

@@ -110,7 +110,7 @@ describe("cml-sim exec mode", function()
     assert.matches("listening on", s:log("applications", a.id))
   end)
 
-  it("gives the workload the CDSW environment, project then application variables, no API key", function()
+  it("gives the workload the CDSW environment, project then application variables, the key only as CDSW_APIV2_KEY", function()
     local a = create_app("envy", nil, { OVERRIDE = "app" })
     app_status(a.id, "APPLICATION_RUNNING")
     local env = cjson.decode((assert(file("env-envy.json"))))
@@ -131,8 +131,11 @@ describe("cml-sim exec mode", function()
     assert.is_string(env.PATH)
     assert.equal("p", env.FROM_PROJECT)
     assert.equal("app", env.OVERRIDE)
+    -- (issue 16) the user's API v2 key, as CML gives workloads (the autostop watcher uses it),
+    -- and in no other variable
+    assert.equal(KEY, env.CDSW_APIV2_KEY)
     for k, v in pairs(env) do
-      assert.is_nil(v:find(KEY, 1, true), k)
+      if k ~= "CDSW_APIV2_KEY" then assert.is_nil(v:find(KEY, 1, true), k) end
     end
   end)
 

@@ -34,7 +34,7 @@ describe("raycai-run", function()
     it("exits 2 on an unknown action and lists the valid ones", function()
       local r = run { FIX .. "minimal.lua", "launch" }
       assert.equal(2, r.code)
-      assert.matches("unknown action 'launch'; use up, plan, status, down, params, suspend, resume, run, submit, job, "
+      assert.matches("unknown action 'launch'; use up, plan, status, down, params, suspend, resume, autostop, run, submit, job, "
         .. "logs or env", r.stderr)
     end)
 

@@ -141,6 +141,29 @@ describe("--json events", function()
     assert.is_true(find(evs, "status_summary")[1].healthy)
   end)
 
+  it("tells autostop's setting (issue 16), also in status and list", function()
+    local r, evs = json_run { GPU, "autostop", "--idle-minutes", "10", "--down" }
+    assert.equal(0, r.code, r.stderr)
+    local ev = find(evs, "autostop")[1]
+    assert.same({ "gpu", 10, true }, { ev.cluster, ev.idle_minutes, ev.down })
+    assert.is_string(ev.generation)
+    r, evs = json_run { GPU, "status" }
+    assert.equal(0, r.code, r.stderr)
+    assert.equal("10m (down)", find(evs, "status_summary")[1].autostop)
+    r, evs = json_run { "list" }
+    assert.equal(0, r.code, r.stderr)
+    assert.same({ idle_minutes = 10, down = true }, find(evs, "clusters")[1].clusters[1].autostop)
+    r, evs = json_run { GPU, "autostop", "--cancel" }
+    assert.equal(0, r.code, r.stderr)
+    assert.equal(0, find(evs, "autostop")[1].idle_minutes)
+    -- an up that changes nothing else re-arms it with the recipe's setting, for the head's generation
+    r, evs = json_run { "--set", "autostop.idle_minutes=3", GPU }
+    assert.equal(0, r.code, r.stderr)
+    ev = find(evs, "autostop")[1]
+    assert.same({ 3, false, find(evs, "summary")[1].generation }, { ev.idle_minutes, ev.down, ev.generation })
+    assert.is_string(ev.generation)
+  end)
+
   it("tells down's deletions", function()
     local r, evs = json_run { GPU, "down" }
     assert.equal(0, r.code, r.stderr)

@@ -89,6 +89,7 @@ local function argv_of(opts)
   if opts.state_dir then add("--state-dir", opts.state_dir) end
   if opts.exec then add("--exec") end
   if opts.python then add("--python", opts.python) end
+  if opts.workload_key then add("--workload-key", opts.workload_key) end
   if opts.tls_cert then add("--tls-cert", opts.tls_cert, "--tls-key", opts.tls_key) end
   local names = {}
   for name in pairs(opts.delays or {}) do names[#names + 1] = name end

@@ -258,6 +258,15 @@ function M.params(d)
     overlap = param(pick(d.overlap, "head"), "start applications while the setup job builds the venv "
                     .. "(their launchers wait for it): none, head (the CPU head only) or all (GPU workers too)",
                     { choices = { "none", "head", "all" } }),
+    -- issue 16: read by the head's watcher from .raycai/<cluster>/autostop.json (raycai.ray.autostop),
+    -- never by a launcher's text or an application's spec: changing them rolls nothing
+    autostop = {
+      idle_minutes = param(pick((d.autostop or {}).idle_minutes, 0), "minutes without Ray driver activity "
+                           .. "after which the head stops the cluster (fractions allowed); 0: never",
+                           { type = "number", check = require("raycai.ray.autostop").check_minutes }),
+      down = param(pick((d.autostop or {}).down, false), "autostop deletes the applications instead of "
+                   .. "suspending them (the venv and project files stay)"),
+    },
     timeouts = {
       project = param(pick(t.project, 120), "seconds to wait for a new project", { min = 1 }),
       setup = param(pick(t.setup, 1800), "seconds the setup job may run", { min = 1 }),
@@ -324,6 +333,8 @@ local function summary(ctx)
   local st = run_state.of(ctx)
   if not st then return nil end
   read_head_address(st)
+  local armed, aerr = require("raycai.ray.autostop").arm(ctx, st, st.generation)  -- issue 16
+  if not armed then ui.warn("could not arm autostop: " .. tostring(aerr)) end
   local overlap = require "raycai.ray.overlap"  -- issue 17: where the time went
   local phases = overlap.phases_line(st)
   return { cluster = ctx.params.cluster, project = st.project and st.project.name, generation = st.generation,
@@ -340,19 +351,21 @@ local function status_info(ctx, rows)
   local st = run_state.of(ctx)
   local healthy = #rows > 0
   local now = os.time(os.date("!*t", math.floor(clock.time())))
+  local autostop = #rows > 0 and require("raycai.ray.autostop").status_text(st) or "—"  -- issue 16
   -- (issue 16) every application STOPPED: suspended (by suspend), not broken
   local napps, nstopped = 0, 0
   for _, r in ipairs(rows) do
     if r.healthy == false then healthy = false end
     local t = apps.seconds(r.created_at)
     r.age_seconds = t and (now - math.floor(t)) or nil
+    if r.role == "head" then r.autostop = autostop end  -- the cluster's setting, on the head's row
     if r.kind == "application" then
       napps = napps + 1
       if r.state == "APPLICATION_STOPPED" then nstopped = nstopped + 1 end
     end
   end
   return { healthy = healthy, suspended = napps > 0 and nstopped == napps,
-           dashboard = st and st.project and dashboard_url(ctx, st) or nil,
+           dashboard = st and st.project and dashboard_url(ctx, st) or nil, autostop = autostop,
            head_address = st and st.head_address, ray_auth = ray_auth(ctx), ray_auth_text = ray_auth_text(ctx) }
 end
 

@@ -33,6 +33,7 @@ M.STATUS_COLUMNS = {
   { "GPU", "gpu", num },
   { "AGE", "age_seconds", M.age },
   { "GROUP", "group" },
+  { "AUTOSTOP", "autostop" },  -- issue 16: on the head's row
 }
 
 --- The status table of a recipe without status_info.
@@ -96,7 +97,8 @@ function M.status(rows, info)
   ui.out(info.healthy and "cluster healthy" or info.suspended and "cluster suspended (resume brings it back)"
          or "cluster not healthy")
   ui.event("status_summary", { healthy = info.healthy, suspended = info.suspended, dashboard = info.dashboard,
-                               head_address = info.head_address, ray_auth = info.ray_auth })
+                               head_address = info.head_address, ray_auth = info.ray_auth,
+                               autostop = info.autostop })
   return info.healthy
 end
 
