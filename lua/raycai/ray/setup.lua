@@ -385,6 +385,7 @@ function M.apply(ctx)
   end
   -- the builds run side by side; waiting for each in turn takes as long as the slowest
   local done = {}
+  overlap.note_cluster(ctx, st)  -- issue 17: may the applications start during the wait?
   overlap.phase_start(st, "setup")  -- issue 17: phase timing
   st.setup_waiting = true  -- issue 17: the applications may start during this wait (overlap)
   for i, b in ipairs(runs) do
