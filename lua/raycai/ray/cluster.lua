@@ -228,6 +228,7 @@ end
 ---@field head_json_read? boolean head.json was read once this run (summary)
 ---@field app_start_seconds? number how long the head took to start (head; workers' first look)
 ---@field app_list? table       the cluster's applications by name, listed once (apps.listed)
+---@field status_read? table  status' early reads: listed, head_json (head.status_reads)
 ---@field desired? table        memoized bodies and spec hashes by role#index (apps.desired)
 ---@field script_hashes? table  hash of each role's launcher (apps)
 ---@field workers_ready? integer workers RUNNING (workers)

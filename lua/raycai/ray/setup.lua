@@ -485,16 +485,30 @@ function M.status(ctx)
     return { { kind = "project", name = ctx.params.project, state = "absent", healthy = false } }
   end
   local rows = {}
-  local jobs, jerr = find_jobs(st)
-  if not jobs then return nil, jerr end
+  -- independent reads side by side (issue 17): the jobs and each one's last run here, the
+  -- cluster's applications and head.json for start_head's and start_workers' status
+  local res = st.client:together(function()
+    local jobs, jerr = find_jobs(st)
+    if not jobs then return nil, jerr end
+    local lasts = {}
+    for _, name in ipairs(job_names(st)) do
+      if jobs[name] then
+        local last, rerr = last_run(st.client, st.project.id, jobs[name].id)
+        if last == nil then return nil, rerr end
+        lasts[name] = last
+      end
+    end
+    return jobs, lasts
+  end, require("raycai.ray.head").status_reads(st))
+  local jobs, lasts = res[1][1], res[1][2]
+  if not jobs then return nil, lasts end
   for i, name in ipairs(job_names(st)) do
     local job = jobs[name]
     if not job then
       -- the worker runtime's job exists only when the workers run on a runtime of their own
       if i == 1 then rows[#rows + 1] = { kind = "job", role = "setup", name = name, state = "absent" } end
     else
-      local last, rerr = last_run(st.client, st.project.id, job.id)
-      if last == nil then return nil, rerr end
+      local last = lasts[name]
       rows[#rows + 1] = { kind = "job", role = "setup", name = job.name, state = last and last.status or "never run",
                           cpu = job.cpu, memory = job.memory, gpu = job.nvidia_gpu, created_at = job.created_at }
     end
