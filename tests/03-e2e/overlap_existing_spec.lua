@@ -96,3 +96,45 @@ describe("overlap outside a project this run created", function()
                   "raycai-mixed-worker-2" }, created)
   end)
 end)
+
+
+describe("overlap: waiting on several things in one round", function()
+  local s
+  before_each(function()
+    s = sim.start { delays = { job_running = 1500, app_start = 50, job_scheduling = 10, job_starting = 10 } }
+  end)
+  after_each(function() if s then s:stop() end end)
+
+  it("overlap=all: one applications listing after the setup's end serves the head's and the workers' wait", function()
+    local r = run.raycai({ "--set", "overlap=all", "--set", "workers=3", GPU },
+                         { env = { CML_HOST = s.url, CML_API_KEY = s.api_key } })
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    assert.matches("workers:%s+3/3 running", r.stdout)
+    -- a project this run created has nothing to list before: every listing is a wait's look
+    local listings = 0
+    for _, q in ipairs(s:requests()) do
+      if q.method == "GET" and q.path:match("/applications$") then listings = listings + 1 end
+    end
+    assert.equal(1, listings, "the head's and the workers' waits each listed the applications again")
+  end)
+end)
+
+
+describe("setup jobs of several runtimes", function()
+  local s
+  before_each(function() s = sim.start { delays = { job_running = 50, app_start = 50 } } end)
+  after_each(function() if s then s:stop() end end)
+
+  it("run side by side: every runtime's job is created before any run starts", function()
+    -- the GPU recipe's head and workers use two runtimes: two venvs, two setup jobs
+    local r = run.raycai({ "--set", "workers=1", GPU }, { env = { CML_HOST = s.url, CML_API_KEY = s.api_key } })
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    local jobs, first_run = {}, nil
+    for i, q in ipairs(s:requests()) do
+      if q.method == "POST" and q.path:match("/jobs$") then jobs[#jobs + 1] = i end
+      if q.method == "POST" and q.path:match("/jobs/[^/]+/runs$") then first_run = first_run or i end
+    end
+    assert.equal(2, #jobs)
+    assert.is_true(jobs[2] < first_run, "the second runtime's job was created after the first run started")
+  end)
+end)

@@ -277,12 +277,17 @@ end
 --- capacity: the wait ends with err naming them, and the second result lists their names.
 --- Returns true and the last listing (by name), or nil, err naming each failed or late
 --- application with its state. opts.initial/opts.first: as poll.wait's (for applications just
---- created, whose state is known).
+--- created, whose state is known). opts.listing: a listing taken just before (by name) to use as
+--- the first look instead of a request; ignored unless it holds every named application.
 ---@param names string[]
----@param opts? {initial?:number, first?:number, pending?:number}
+---@param opts? {initial?:number, first?:number, pending?:number, listing?:table}
 function M.wait_running(st, names, timeout, label, opts)
   if #names == 0 then return true, {} end
   opts = opts or {}
+  local given = opts.listing
+  for _, name in ipairs(names) do
+    if given and not given[name] then given = nil end
+  end
   local listing = {}
   local states = {}
   local last_ready = -1
@@ -290,7 +295,9 @@ function M.wait_running(st, names, timeout, label, opts)
   local next_report = t0 + 15
   local stuck
   local ok, err = poll.wait(function()
-    local apps, lerr = M.list(st)
+    local apps, lerr = given, nil
+    given = nil
+    if not apps then apps, lerr = M.list(st) end
     if not apps then return nil, lerr end
     listing = apps
     local ready, failed = 0, {}

@@ -106,7 +106,7 @@ function M.apply(ctx)
   -- on success the second result is the last listing, on failure the error
   local p = ctx.params
   local ok, res, pending = apps.wait_running(st, { body.name }, p.timeouts.head, "head",
-    { initial = settle, first = poll.SETTLE,
+    { initial = settle, first = poll.SETTLE, listing = early and overlap.listing(st) or nil,
       -- issue 17: a head started early is likely running now: the deferred checks wait for the workers' wait
       meanwhile = not early and function() ctx:idle() end or nil,
       pending = not p.keep_partial and math.min(p.timeouts.pending, p.timeouts.head) or nil })
@@ -127,6 +127,7 @@ function M.apply(ctx)
       st.project.name, body.name, recipe)
   end
   st.head = head
+  if early then overlap.keep_listing(st, res) end  -- issue 17: start_workers' first look
   overlap.phase_end(st, "head start")  -- issue 17
   -- how long this cluster's applications take to start: workers look first after about that
   st.app_start_seconds = overlap.start_estimate(st, early, res[body.name])  -- issue 17

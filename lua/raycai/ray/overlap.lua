@@ -103,6 +103,35 @@ function M.early(ctx)
 end
 
 
+--- setup_venv, once its first run has ended: list the cluster's applications when some were
+--- started early (the caller sends this beside its last looks at the other runs). The listing
+--- serves as start_head's first look (M.listing).
+function M.list_early(st)
+  local ov = st.overlap
+  if not (ov and ov.head) then return end
+  ov.listing = apps.list(st) or nil
+end
+
+
+--- The listing of the applications started early taken at the setup's end (or by start_head's
+--- wait, for start_workers'), to use as a wait's first look instead of a request, or nil.
+--- Taken once: a later wait lists again.
+function M.listing(st)
+  local ov = st.overlap
+  local list = ov and ov.listing
+  if ov then ov.listing = nil end
+  return list
+end
+
+
+--- start_head's wait is over: its last listing becomes start_workers' first look when every
+--- worker was created early (nothing is created or deleted between the two).
+function M.keep_listing(st, list)
+  local ov = st.overlap
+  if ov and next(ov.workers) then ov.listing = list end
+end
+
+
 --- start_head's apply: the head created early, or nil; nil, err when its create failed.
 function M.created_head(st)
   local ov = st.overlap

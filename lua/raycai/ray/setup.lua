@@ -162,17 +162,26 @@ local function read_owners(client, pid, p)
 end
 
 
---- Record that this cluster uses the venvs of this run (only the missing records are written).
+--- Record that this cluster uses the venvs of this run (only the missing records are written,
+--- side by side).
 local function record_owners(ctx, st, owners)
   local p = ctx.params
+  local fns, todo = {}, {}
   for _, v in ipairs(st.scripts.venvs) do
-    if not (owners[v.fingerprint] and owners[v.fingerprint][p.cluster]) then
-      local body = ("cluster %s\nruntime %s\nrecorded %.3f\n"):format(p.cluster, v.runtime, clock.time())
-      local ok, err = st.client:upload_file(st.project.id, ("%s/%s.%s"):format(owners_dir(p), v.fingerprint, p.cluster), body)
-      if not ok then return nil, "could not record the venv's owner: " .. tostring(err) end
-      owners[v.fingerprint] = owners[v.fingerprint] or {}
-      owners[v.fingerprint][p.cluster] = true
+    if not (owners[v.fingerprint] and owners[v.fingerprint][p.cluster]) and not todo[v.fingerprint] then
+      todo[v.fingerprint] = true
+      fns[#fns + 1] = function()
+        local body = ("cluster %s\nruntime %s\nrecorded %.3f\n"):format(p.cluster, v.runtime, clock.time())
+        local ok, err = st.client:upload_file(st.project.id, ("%s/%s.%s"):format(owners_dir(p), v.fingerprint, p.cluster), body)
+        if not ok then return nil, "could not record the venv's owner: " .. tostring(err) end
+        owners[v.fingerprint] = owners[v.fingerprint] or {}
+        owners[v.fingerprint][p.cluster] = true
+        return true
+      end
     end
+  end
+  for _, res in ipairs(st.client:together(table.unpack(fns))) do
+    if not res[1] then return nil, res[2] end
   end
   return true
 end
@@ -305,9 +314,6 @@ end
 local function ensure_job(ctx, st, v)
   local client, pid = st.client, st.project.id
   -- in a project this run created, the cluster folder holds only the lock: nothing to compare
-  -- (issue 14) index credentials go in a project file beside the script (raycai.ray.pip_index)
-  local iok, ierr = require("raycai.ray.pip_index").sync(client, pid, ctx.params, st.fresh and {} or nil)
-  if not iok then return nil, ierr end
   local change, ferr = files.sync(client, pid, v.script, v.text, st.fresh and {} or nil)
   if not change then return nil, ("could not write the setup script %s: %s"):format(v.script, tostring(ferr)) end
   if change ~= "keep" then ui.object(change == "create" and "created" or "updated", "file", v.script) end
@@ -368,13 +374,27 @@ function M.apply(ctx)
   if not st.fresh then owners, oerr = read_owners(client, pid, ctx.params) end
   if not owners then return nil, "could not list the venv owners: " .. tostring(oerr) end
   st.owners = owners
+  -- (issue 14) index credentials go in a project file beside the scripts (raycai.ray.pip_index)
+  local iok, ierr = require("raycai.ray.pip_index").sync(client, pid, ctx.params, st.fresh and {} or nil)
+  if not iok then return nil, ierr end
+  -- each venv's chain (script, job, run) side by side with the others' (issue 17): one round
+  -- per step for every runtime, so the last run starts as early as the first
+  local chains = {}
+  for i, v in ipairs(s.venvs) do
+    chains[i] = function()
+      local job, new_job = ensure_job(ctx, st, v)
+      if not job then return nil, new_job end
+      local run, rerr = start_build(st, v, job, new_job)
+      if run == nil then return nil, rerr end
+      return job, run
+    end
+  end
+  local built = client:together(table.unpack(chains))
   local runs = {}
   for i, v in ipairs(s.venvs) do
-    local job, new_job = ensure_job(ctx, st, v)
-    if not job then return nil, new_job end
+    local job, run = built[i][1], built[i][2]
+    if not job then return nil, run end
     if i == 1 then st.job = job end
-    local run, rerr = start_build(st, v, job, new_job)
-    if run == nil then return nil, rerr end
     if run then runs[#runs + 1] = { run = run, venv = v, job = job } end
   end
   -- the venvs are in use from now on (a failed build leaves a record too: purge removes it)
@@ -388,9 +408,28 @@ function M.apply(ctx)
   overlap.note_cluster(ctx, st)  -- issue 17: may the applications start during the wait?
   overlap.phase_start(st, "setup")  -- issue 17: phase timing
   st.setup_waiting = true  -- issue 17: the applications may start during this wait (overlap)
+  -- the runs started together: once the first has ended, the others have likely ended too:
+  -- look at them all in one round, with the applications started early (issue 17: that listing
+  -- is start_head's first look, so the head seen RUNNING costs no round of its own)
+  local ended = {}
   for i, b in ipairs(runs) do
-    -- the runs started together: once the first has ended, the next has likely ended too
-    local run, aerr = wait_run(ctx, client, pid, b.run, i > 1 and 0 or nil)
+    local run, aerr = ended[i], nil
+    if run == nil and i > 1 then
+      local looks = {}
+      for k = i, #runs do
+        looks[#looks + 1] = function() return client:get_job_run(pid, runs[k].run.job_id, runs[k].run.id) end
+      end
+      looks[#looks + 1] = function() overlap.list_early(st) end
+      local res = client:together(table.unpack(looks))
+      for k = i, #runs do
+        local r = res[k - i + 1][1]
+        ended[k] = r and FINISHED[r.status] and r or false
+      end
+      run = ended[i]
+    end
+    if not run then
+      run, aerr = wait_run(ctx, client, pid, b.run, i > 1 and 0 or nil)
+    end
     if not run then
       st.setup_waiting = nil
       if aerr == "interrupted" then return nil, aerr end

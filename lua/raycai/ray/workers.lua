@@ -208,8 +208,12 @@ function M.apply(ctx)
   local names = {}
   for k, w in ipairs(r.want) do names[k] = w.name end
   local p = ctx.params
+  -- issue 17: workers all created early and nothing changed since: the head's last listing is
+  -- the first look
+  local given = (#bodies == 0 and #doomed == 0) and overlap.listing(st) or nil
   local wok, werr, pending, listing = apps.wait_running(st, names, p.timeouts.workers, "workers",
     { initial = settle, first = settle > 0 and poll.SETTLE or nil, meanwhile = function() ctx:idle() end,
+      listing = given,
       pending = not p.keep_partial and p.timeouts.pending or nil })
   if not wok then
     if werr == "interrupted" then return nil, werr end
