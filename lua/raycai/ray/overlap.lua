@@ -103,13 +103,18 @@ function M.early(ctx)
 end
 
 
+--- Was an application created early in this run (the head, at least)?
+function M.started_early(st)
+  return st.overlap ~= nil and st.overlap.head ~= nil
+end
+
+
 --- setup_venv, once its first run has ended: list the cluster's applications when some were
 --- started early (the caller sends this beside its last looks at the other runs). The listing
 --- serves as start_head's first look (M.listing).
 function M.list_early(st)
-  local ov = st.overlap
-  if not (ov and ov.head) then return end
-  ov.listing = apps.list(st) or nil
+  if not M.started_early(st) then return end
+  st.overlap.listing = apps.list(st) or nil
 end
 
 

@@ -7,6 +7,7 @@ local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
 local overlap = require "raycai.ray.overlap"  -- issue 17
+local apps = require "raycai.ray.apps"
 
 local M = {}
 
@@ -84,16 +85,6 @@ local function last_run(client, pid, job_id)
 end
 
 
---- An unfinished run of the job (left by an interrupted up), or false.
-local function active_run(client, pid, job_id)
-  -- one job has at most one active run, and it is the newest: one request, not one per status
-  local last, err = last_run(client, pid, job_id)
-  if last == nil then return nil, err end
-  if last and not FINISHED[last.status] then return last end
-  return false
-end
-
-
 local function log_tail(client, pid, log)
   local tail = files.tail(client, pid, log, 20)
   if not tail or tail == "" then
@@ -111,6 +102,7 @@ end
 --- passed: CML should have ended it), it stops the run so the next up does not wait on it.
 local function wait_run(ctx, client, pid, run, initial)
   local last = run.status
+  local due = run.raycai_due and math.max(0, run.raycai_due - clock.monotonic())  -- (start_build)
   local timeout = ctx.params.timeouts.setup
   local limit = timeout + math.min(60, timeout)
   local ok, err = poll.wait(function()
@@ -120,7 +112,7 @@ local function wait_run(ctx, client, pid, run, initial)
     last = r.status
     run = r
     return FINISHED[r.status] or false, false
-  end, { timeout = limit, initial = initial or poll.SETTLE, first = poll.SETTLE,
+  end, { timeout = limit, initial = initial or poll.SETTLE, first = poll.SETTLE, due = due,
          meanwhile = function() ctx:idle() end,  -- the later steps' early work (the launchers)
          on_timeout = function()
     return ("the setup job run %s is still %s after %d s"):format(run.id, last, math.floor(limit))
@@ -350,16 +342,23 @@ local function start_build(st, v, job, new_job)
     ui.object("kept", "venv", v.dir)
     return false
   end
-  local run, aerr = false, nil  -- a job created just now has no run in progress
-  if not new_job then run, aerr = active_run(client, pid, job.id) end
-  if run == nil then return nil, aerr end
-  if run then
-    ui.info(("waiting for the setup job run %s already in progress"):format(run.id))
-    return run
+  local last, aerr = false, nil  -- a job created just now has no runs
+  if not new_job then last, aerr = last_run(client, pid, job.id) end
+  if last == nil then return nil, aerr end
+  if last and not FINISHED[last.status] then
+    -- one job has at most one active run, and it is the newest (left by an interrupted up)
+    ui.info(("waiting for the setup job run %s already in progress"):format(last.id))
+    return last
   end
+  local run
   run, aerr = client:create_job_run(pid, job.id, {}, { no_runs = new_job })
   if not run then return nil, ("could not start the setup job %s: %s"):format(job.name, tostring(aerr)) end
   ui.object("created", "job_run", job.name, { id = run.id })
+  -- issue 17: the job's last successful run says how long a build takes on this workspace
+  -- (same runtime, mostly the same packages): the wait looks fast around that time
+  local took = last and last.status == "ENGINE_SUCCEEDED" and apps.seconds(last.finished_at)
+  took = took and apps.seconds(last.created_at) and took - apps.seconds(last.created_at)
+  run.raycai_due = took and took > 0 and clock.monotonic() + took or nil
   return run
 end
 
@@ -410,26 +409,27 @@ function M.apply(ctx)
   st.setup_waiting = true  -- issue 17: the applications may start during this wait (overlap)
   -- the runs started together: once the first has ended, the others have likely ended too:
   -- look at them all in one round, with the applications started early (issue 17: that listing
-  -- is start_head's first look, so the head seen RUNNING costs no round of its own)
-  local ended = {}
+  -- is start_head's first look, so the head seen RUNNING costs no round of its own) and every
+  -- venv's marker (the check below, which then needs no round of its own either)
+  local first, ferr = wait_run(ctx, client, pid, runs[1].run)
+  local ended, marked = { first }, {}
+  if first and first.status == "ENGINE_SUCCEEDED" and (#runs > 1 or overlap.started_early(st)) then
+    local looks = {}
+    for k = 2, #runs do
+      looks[#looks + 1] = function()
+        local r = client:get_job_run(pid, runs[k].run.job_id, runs[k].run.id)
+        if r and FINISHED[r.status] then ended[k] = r end
+      end
+    end
+    looks[#looks + 1] = function() overlap.list_early(st) end
+    for k = 1, #runs do
+      looks[#looks + 1] = function() marked[k] = venv_ready(client, pid, runs[k].venv.dir) end
+    end
+    client:together(table.unpack(looks))
+  end
   for i, b in ipairs(runs) do
-    local run, aerr = ended[i], nil
-    if run == nil and i > 1 then
-      local looks = {}
-      for k = i, #runs do
-        looks[#looks + 1] = function() return client:get_job_run(pid, runs[k].run.job_id, runs[k].run.id) end
-      end
-      looks[#looks + 1] = function() overlap.list_early(st) end
-      local res = client:together(table.unpack(looks))
-      for k = i, #runs do
-        local r = res[k - i + 1][1]
-        ended[k] = r and FINISHED[r.status] and r or false
-      end
-      run = ended[i]
-    end
-    if not run then
-      run, aerr = wait_run(ctx, client, pid, b.run, i > 1 and 0 or nil)
-    end
+    local run, aerr = ended[i], ferr
+    if not run and i > 1 then run, aerr = wait_run(ctx, client, pid, b.run) end
     if not run then
       st.setup_waiting = nil
       if aerr == "interrupted" then return nil, aerr end
@@ -447,11 +447,27 @@ function M.apply(ctx)
   overlap.phase_end(st, "setup")
   -- the jobs succeeded, so their scripts wrote the markers as their last act; checking only
   -- warns, so it need not hold up the head: it runs while the head starts
+  -- (the round above looked at the markers already: a script writes its marker before it
+  -- exits, and CML ends the run only after that, so a run seen ended in that round had its
+  -- marker there when it was looked for, save a race of the request's own sub-millisecond
+  -- spread; only the venvs not looked at there are looked at now)
+  local unmarked = {}
+  for i, b in ipairs(runs) do
+    if marked[i] == false then
+      ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
+        .. "without exec mode runs no scripts)"):format(b.venv.dir, MARKER))
+    elseif marked[i] == nil then
+      unmarked[#unmarked + 1] = b
+    end
+  end
+  if #unmarked == 0 then
+    return true, ("setup job run(s) %s succeeded: venv %s"):format(table.concat(done, ", "), s.venvs[1].fingerprint)
+  end
   ctx:defer(function()
     local checks = {}
-    for i, b in ipairs(runs) do checks[i] = function() return venv_ready(client, pid, b.venv.dir) end end
+    for i, b in ipairs(unmarked) do checks[i] = function() return venv_ready(client, pid, b.venv.dir) end end
     local res = client:together(table.unpack(checks))  -- one round trip for every venv
-    for i, b in ipairs(runs) do
+    for i, b in ipairs(unmarked) do
       local present = res[i][1]
       if present == false then
         ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
