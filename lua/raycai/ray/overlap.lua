@@ -97,6 +97,7 @@ function M.early(ctx)
       failed[#failed + 1] = ("%s: %s"):format(bodies[i].name, tostring(res[2]))
     end
   end
+  ov.workers_done = clock.monotonic()  -- M.workers_due
   if #failed > 0 then
     ov.workers_err = ("could not create %d of %d worker(s): %s"):format(#failed, #bodies, table.concat(failed, "; "))
   end
@@ -126,6 +127,15 @@ function M.listing(st)
   local list = ov and ov.listing
   if ov then ov.listing = nil end
   return list
+end
+
+
+--- Seconds from now until the workers created early are due, `start` seconds (an application's
+--- start) after their creates came back; 0 when that has passed or none were created early.
+function M.workers_due(st, start)
+  local done = st.overlap and st.overlap.workers_done
+  if not done then return 0 end
+  return math.max(0, done + start - clock.monotonic())
 end
 
 
