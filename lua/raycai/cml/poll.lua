@@ -48,13 +48,19 @@ end
 --- opts.initial: seconds to wait before the first check, for a caller that knows the state
 --- right now (it has just created the object), so the first request can tell something new.
 --- opts.meanwhile: run once first, its time counting toward opts.initial (work that overlaps).
+--- opts.due: seconds after the start when the condition is expected to hold (the last run of
+--- the same job took that long, say): a look is made then rather than up to an interval later,
+--- and the looks after it are fast again (FIRST, growing), so an end near the expected time is
+--- seen within about FIRST instead of up to MAX late.
 ---@param check fun():(boolean|nil, any)
----@param opts {timeout:number, on_timeout?:fun():string, first?:number, max?:number, initial?:number, meanwhile?:fun()}
+---@param opts {timeout:number, on_timeout?:fun():string, first?:number, max?:number, initial?:number,
+---  meanwhile?:fun(), due?:number}
 function M.wait(check, opts)
   local start = clock.monotonic()
   local deadline = start + opts.timeout
   local interval = opts.first or M.FIRST
   local max = opts.max or M.MAX
+  local due = opts.due and start + opts.due
   if opts.meanwhile then opts.meanwhile() end
   local initial = (opts.initial or 0) - (clock.monotonic() - start)
   if initial > 0 and not nap(initial, deadline) then return nil, "interrupted" end
@@ -71,7 +77,17 @@ function M.wait(check, opts)
     end
     if progressed then interval = opts.first or M.FIRST
     else interval = math.min(interval * M.FACTOR, max) end
-    if not nap(interval, deadline) then return nil, "interrupted" end
+    local pause = interval
+    if due then
+      local now = clock.monotonic()
+      if now >= due then
+        -- the expected time has come: look fast from now on (growing again by FACTOR)
+        due, interval, pause = nil, M.FIRST, M.FIRST
+      elseif now + interval > due then
+        pause = due - now  -- the next look lands on the expected time
+      end
+    end
+    if not nap(pause, deadline) then return nil, "interrupted" end
   end
 end
 

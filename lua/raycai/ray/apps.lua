@@ -277,20 +277,28 @@ end
 --- capacity: the wait ends with err naming them, and the second result lists their names.
 --- Returns true and the last listing (by name), or nil, err naming each failed or late
 --- application with its state. opts.initial/opts.first: as poll.wait's (for applications just
---- created, whose state is known).
+--- created, whose state is known). opts.listing: a listing taken just before (by name) to use as
+--- a first look instead of a request, before opts.initial's pause; ignored unless it holds every
+--- named application.
 ---@param names string[]
----@param opts? {initial?:number, first?:number, pending?:number}
+---@param opts? {initial?:number, first?:number, pending?:number, listing?:table}
 function M.wait_running(st, names, timeout, label, opts)
   if #names == 0 then return true, {} end
   opts = opts or {}
+  local given = opts.listing
+  for _, name in ipairs(names) do
+    if given and not given[name] then given = nil end
+  end
   local listing = {}
   local states = {}
   local last_ready = -1
   local t0 = clock.monotonic()
   local next_report = t0 + 15
   local stuck
-  local ok, err = poll.wait(function()
-    local apps, lerr = M.list(st)
+  local function check()
+    local apps, lerr = given, nil
+    given = nil
+    if not apps then apps, lerr = M.list(st) end
     if not apps then return nil, lerr end
     listing = apps
     local ready, failed = 0, {}
@@ -335,8 +343,18 @@ function M.wait_running(st, names, timeout, label, opts)
     end
     -- progress (poll fast again) is more applications running, not the first look
     return ready == #names, progressed and ready > 0
-  end, { timeout = timeout, initial = opts.initial, first = opts.first, meanwhile = opts.meanwhile,
-         on_timeout = function()
+  end
+  local initial = opts.initial
+  if given then
+    -- the listing given is a look taken just now: before any pause (opts.initial counts after
+    -- it, and is at least one interval: the state was just seen)
+    local done, cerr = check()
+    if done == nil then return nil, cerr, stuck, listing end
+    if done then return true, listing end
+    initial = math.max(initial or 0, opts.first or poll.FIRST)
+  end
+  local ok, err = poll.wait(check, { timeout = timeout, initial = initial, first = opts.first,
+         meanwhile = opts.meanwhile, on_timeout = function()
     return ("%s not running after %d s: %s"):format(label, math.floor(timeout), stragglers(names, states))
   end })
   if not ok then return nil, err, stuck, listing end

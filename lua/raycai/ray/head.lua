@@ -116,7 +116,7 @@ function M.apply(ctx)
     st.head_check_listing = list
   else
     ok, res, pending = apps.wait_running(st, { body.name }, p.timeouts.head, "head",
-      { initial = settle, first = poll.SETTLE,
+      { initial = settle, first = poll.SETTLE, listing = early and overlap.listing(st) or nil,
         -- issue 17: a head started early is likely running now: the deferred checks wait for the workers' wait
         meanwhile = not early and function() ctx:idle() end or nil,
         pending = not p.keep_partial and math.min(p.timeouts.pending, p.timeouts.head) or nil })
@@ -138,6 +138,7 @@ function M.apply(ctx)
       st.project.name, body.name, recipe)
   end
   st.head = head
+  if early then overlap.keep_listing(st, res) end  -- issue 17: start_workers' first look
   overlap.phase_end(st, "head start")  -- issue 17
   -- how long this cluster's applications take to start: workers look first after about that
   st.app_start_seconds = overlap.start_estimate(st, early, res[body.name])  -- issue 17
@@ -179,19 +180,51 @@ function M.destroy(ctx)
 end
 
 
+--- status' reads of the head, as functions for client:together (setup_venv's status runs them
+--- beside its own, issue 17): the cluster's applications (st.app_list, also start_workers'
+--- status) and head.json, read without waiting for the listing (M.status checks its
+--- generation). A failed listing is left for M.status to repeat.
+function M.status_reads(st)
+  st.status_read = { }
+  return function()
+    local list = apps.list(st)
+    if list then st.app_list, st.status_read.listed = list, true end
+  end, function()
+    st.status_read.head_json = st.client:download_file(st.project.id, st.names.files.head_json) or false
+  end, function()  -- issue 16: the AUTOSTOP column's file, in the same round
+    st.status_read.autostop = { require("raycai.ray.autostop").read(st.client, st.project.id, st.names) }
+  end
+end
+
+
+--- head.json's content for this generation (read by status_reads, else now), or nil.
+local function status_head_info(st, generation)
+  local data = st.status_read and st.status_read.head_json
+  if data == nil then return M.head_info(st, generation) end
+  local info = data and cjson.decode(data)
+  if type(info) ~= "table" or info.generation ~= generation then return nil end
+  return info
+end
+
+
 function M.status(ctx)
   local st, err = cluster.prepare(ctx, false)
   if not st or not st.project then return st and {} or nil, err end
-  local list, lerr = apps.list(st)
-  if not list then return nil, lerr end
-  st.app_list = list
+  if not (st.status_read and st.status_read.listed) then
+    local list, lerr = apps.list(st)
+    if not list then return nil, lerr end
+    st.app_list = list
+  end
+  local list = st.app_list
   local head = list[st.names.head]
   if not head then
+    st.status_read = nil
     return { { kind = "application", role = "head", name = st.names.head, state = "absent", healthy = false } }
   end
   st.generation = apps.env_of(head).RAYCAI_GENERATION
-  local info = M.head_info(st, st.generation)
+  local info = status_head_info(st, st.generation)
   st.head_address = info and info.address
+  st.status_read = nil
   return { apps.row(head, "head", { subdomain = head.subdomain, healthy = head.status == "APPLICATION_RUNNING" }) }
 end
 

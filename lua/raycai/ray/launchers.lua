@@ -3,6 +3,7 @@
 local cluster = require "raycai.ray.cluster"
 local files = require "raycai.cml.files"
 local setup = require "raycai.ray.setup"
+local overlap = require "raycai.ray.overlap"  -- issue 17
 local ui = require "raycai.ui"
 local pip_index = require "raycai.ray.pip_index"
 
@@ -80,13 +81,13 @@ local function write(st, params)
 end
 
 
---- While the setup job runs: write the launchers (they depend on the fingerprint only), in a
---- project this run created. In an existing one the running applications use the current
---- launchers, which must stay until the new venv exists: if the setup job fails, the cluster
---- keeps launchers that match it (a restarted worker would otherwise look for the new venv).
+--- While the setup job runs: write the launchers (they depend on the fingerprint only), when the
+--- cluster has no application (raycai.ray.overlap.allowed). Otherwise its applications use the
+--- current launchers, which must stay until the new venv exists: if the setup job fails, the
+--- cluster keeps launchers that match it (a restarted worker would otherwise look for the new venv).
 function M.early(ctx)
   local st = ctx.state.ray
-  if not (st and st.project and st.scripts and st.fresh) then return end
+  if not (st and st.project and st.scripts and overlap.allowed(st)) then return end
   st.launchers_written = table.pack(write(st, ctx.params))
 end
 

@@ -2,9 +2,11 @@
 -- An application's start (pod scheduling, image pull) does not need the venv, only Ray's start
 -- does; the launchers wait for their venv's completion marker (wait_for_venv in the templates).
 -- overlap = none (setup, then head, then workers), head (the head is created as soon as its
--- launcher is in place, during the setup wait) or all (the workers too). Only in a project this
--- run created: in an existing one the launchers are rewritten after the setup job succeeds, so
--- that a running cluster is not disturbed while a new venv builds (docs/performance.md).
+-- launcher is in place, during the setup wait) or all (the workers of every group too). Only
+-- when the cluster has no application at all (a project this run created, a new cluster in an
+-- existing project, a cluster after down; M.allowed): otherwise the launchers are rewritten
+-- after the setup job succeeds, so that a running cluster is not disturbed while a new venv
+-- builds (docs/performance.md).
 -- Also keeps the phase timings of up (setup, head start, workers) for the summary line and the
 -- summary event.
 local apps = require "raycai.ray.apps"
@@ -27,13 +29,33 @@ local function state(st)
 end
 
 
+--- May applications start (and launchers be written) during the setup wait? Only when the
+--- cluster has no application: in a project this run created (nothing to look at), else when
+--- setup_venv's listing just before its wait (M.note_cluster) found none. A cluster with any
+--- application, even a stopped or failed one, keeps today's order: its launchers must match the
+--- venv it runs on until the new one exists, and an early create would meet its names (409).
+function M.allowed(st)
+  return st.fresh or (st.overlap ~= nil and st.overlap.quiet == true)
+end
+
+
+--- setup_venv, before it waits for a run in an existing project: list the cluster's
+--- applications (one request, only when a setup job runs and overlap is on) so M.allowed knows
+--- whether the cluster has none. A failed listing only means no overlap in this run.
+function M.note_cluster(ctx, st)
+  if st.fresh or M.mode(ctx) == "none" then return end
+  local list = apps.list(st)
+  state(st).quiet = list ~= nil and next(list) == nil
+end
+
+
 --- start_head's early work: while the setup job runs (write_launchers.early has uploaded the
 --- launchers), create the head, and with overlap=all the workers. Errors are kept for the
 --- steps' apply to report (early work must not raise).
 function M.early(ctx)
   local st = ctx.state.ray
   local mode = M.mode(ctx)
-  if mode == "none" or not (st and st.project and st.fresh and st.scripts and st.setup_waiting) then return end
+  if mode == "none" or not (st and st.project and st.scripts and st.setup_waiting and M.allowed(st)) then return end
   local written = st.launchers_written
   if not (written and written[1]) then return end  -- write_launchers' apply reports it
   local rt = cluster.runtimes(ctx)
@@ -53,13 +75,15 @@ function M.early(ctx)
   ui.object("created", "application", body.name, { id = created.id, generation = generation })
   st.generation = generation
   ov.head = created
-  if mode ~= "all" or ctx.params.workers == 0 then return end
+  if mode ~= "all" then return end
+  -- every group's workers, in start_workers' order (lazy require: workers requires this module)
   local bodies = {}
-  for i = 1, ctx.params.workers do
-    local b, s = apps.desired(ctx, st, "worker", rt, i)
+  for i, w in ipairs(require("raycai.ray.workers").wanted(ctx.params, st.names)) do
+    local b, s = apps.desired(ctx, st, w.group, rt, w.index)
     bodies[i] = apps.stamp(b, s, generation)
-    bodies[i].environment.RAYCAI_WORKER_INDEX = tostring(i)
+    bodies[i].environment.RAYCAI_WORKER_INDEX = tostring(w.index)
   end
+  if #bodies == 0 then return end
   M.phase_start(st, "workers")
   local results = client:create_applications(pid, bodies, { parallel = ctx.params.parallel })
   local failed = {}
@@ -73,9 +97,53 @@ function M.early(ctx)
       failed[#failed + 1] = ("%s: %s"):format(bodies[i].name, tostring(res[2]))
     end
   end
+  ov.workers_done = clock.monotonic()  -- M.workers_due
   if #failed > 0 then
     ov.workers_err = ("could not create %d of %d worker(s): %s"):format(#failed, #bodies, table.concat(failed, "; "))
   end
+end
+
+
+--- Was an application created early in this run (the head, at least)?
+function M.started_early(st)
+  return st.overlap ~= nil and st.overlap.head ~= nil
+end
+
+
+--- setup_venv, once its first run has ended: list the cluster's applications when some were
+--- started early (the caller sends this beside its last looks at the other runs). The listing
+--- serves as start_head's first look (M.listing).
+function M.list_early(st)
+  if not M.started_early(st) then return end
+  st.overlap.listing = apps.list(st) or nil
+end
+
+
+--- The listing of the applications started early taken at the setup's end (or by start_head's
+--- wait, for start_workers'), to use as a wait's first look instead of a request, or nil.
+--- Taken once: a later wait lists again.
+function M.listing(st)
+  local ov = st.overlap
+  local list = ov and ov.listing
+  if ov then ov.listing = nil end
+  return list
+end
+
+
+--- Seconds from now until the workers created early are due, `start` seconds (an application's
+--- start) after their creates came back; 0 when that has passed or none were created early.
+function M.workers_due(st, start)
+  local done = st.overlap and st.overlap.workers_done
+  if not done then return 0 end
+  return math.max(0, done + start - clock.monotonic())
+end
+
+
+--- start_head's wait is over: its last listing becomes start_workers' first look when every
+--- worker was created early (nothing is created or deleted between the two).
+function M.keep_listing(st, list)
+  local ov = st.overlap
+  if ov and next(ov.workers) then ov.listing = list end
 end
 
 

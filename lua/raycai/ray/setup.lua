@@ -7,6 +7,7 @@ local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
 local overlap = require "raycai.ray.overlap"  -- issue 17
+local apps = require "raycai.ray.apps"
 
 local M = {}
 
@@ -82,16 +83,6 @@ local function last_run(client, pid, job_id)
 end
 
 
---- An unfinished run of the job (left by an interrupted up), or false.
-local function active_run(client, pid, job_id)
-  -- one job has at most one active run, and it is the newest: one request, not one per status
-  local last, err = last_run(client, pid, job_id)
-  if last == nil then return nil, err end
-  if last and not FINISHED[last.status] then return last end
-  return false
-end
-
-
 local function log_tail(client, pid, log)
   local tail = files.tail(client, pid, log, 20)
   if not tail or tail == "" then
@@ -109,6 +100,7 @@ end
 --- passed: CML should have ended it), it stops the run so the next up does not wait on it.
 local function wait_run(ctx, client, pid, run, initial)
   local last = run.status
+  local due = run.raycai_due and math.max(0, run.raycai_due - clock.monotonic())  -- (start_build)
   local timeout = ctx.params.timeouts.setup
   local limit = timeout + math.min(60, timeout)
   local ok, err = poll.wait(function()
@@ -118,7 +110,7 @@ local function wait_run(ctx, client, pid, run, initial)
     last = r.status
     run = r
     return FINISHED[r.status] or false, false
-  end, { timeout = limit, initial = initial or poll.SETTLE, first = poll.SETTLE,
+  end, { timeout = limit, initial = initial or poll.SETTLE, first = poll.SETTLE, due = due,
          meanwhile = function() ctx:idle() end,  -- the later steps' early work (the launchers)
          on_timeout = function()
     return ("the setup job run %s is still %s after %d s"):format(run.id, last, math.floor(limit))
@@ -160,17 +152,26 @@ local function read_owners(client, pid, p)
 end
 
 
---- Record that this cluster uses the venvs of this run (only the missing records are written).
+--- Record that this cluster uses the venvs of this run (only the missing records are written,
+--- side by side).
 local function record_owners(ctx, st, owners)
   local p = ctx.params
+  local fns, todo = {}, {}
   for _, v in ipairs(st.scripts.venvs) do
-    if not (owners[v.fingerprint] and owners[v.fingerprint][p.cluster]) then
-      local body = ("cluster %s\nruntime %s\nrecorded %.3f\n"):format(p.cluster, v.runtime, clock.time())
-      local ok, err = st.client:upload_file(st.project.id, ("%s/%s.%s"):format(owners_dir(p), v.fingerprint, p.cluster), body)
-      if not ok then return nil, "could not record the venv's owner: " .. tostring(err) end
-      owners[v.fingerprint] = owners[v.fingerprint] or {}
-      owners[v.fingerprint][p.cluster] = true
+    if not (owners[v.fingerprint] and owners[v.fingerprint][p.cluster]) and not todo[v.fingerprint] then
+      todo[v.fingerprint] = true
+      fns[#fns + 1] = function()
+        local body = ("cluster %s\nruntime %s\nrecorded %.3f\n"):format(p.cluster, v.runtime, clock.time())
+        local ok, err = st.client:upload_file(st.project.id, ("%s/%s.%s"):format(owners_dir(p), v.fingerprint, p.cluster), body)
+        if not ok then return nil, "could not record the venv's owner: " .. tostring(err) end
+        owners[v.fingerprint] = owners[v.fingerprint] or {}
+        owners[v.fingerprint][p.cluster] = true
+        return true
+      end
     end
+  end
+  for _, res in ipairs(st.client:together(table.unpack(fns))) do
+    if not res[1] then return nil, res[2] end
   end
   return true
 end
@@ -303,9 +304,6 @@ end
 local function ensure_job(ctx, st, v)
   local client, pid = st.client, st.project.id
   -- in a project this run created, the cluster folder holds only the lock: nothing to compare
-  -- (issue 14) index credentials go in a project file beside the script (raycai.ray.pip_index)
-  local iok, ierr = require("raycai.ray.pip_index").sync(client, pid, ctx.params, st.fresh and {} or nil)
-  if not iok then return nil, ierr end
   local change, ferr = files.sync(client, pid, v.script, v.text, st.fresh and {} or nil)
   if not change then return nil, ("could not write the setup script %s: %s"):format(v.script, tostring(ferr)) end
   if change ~= "keep" then ui.object(change == "create" and "created" or "updated", "file", v.script) end
@@ -342,16 +340,23 @@ local function start_build(st, v, job, new_job)
     ui.object("kept", "venv", v.dir)
     return false
   end
-  local run, aerr = false, nil  -- a job created just now has no run in progress
-  if not new_job then run, aerr = active_run(client, pid, job.id) end
-  if run == nil then return nil, aerr end
-  if run then
-    ui.info(("waiting for the setup job run %s already in progress"):format(run.id))
-    return run
+  local last, aerr = false, nil  -- a job created just now has no runs
+  if not new_job then last, aerr = last_run(client, pid, job.id) end
+  if last == nil then return nil, aerr end
+  if last and not FINISHED[last.status] then
+    -- one job has at most one active run, and it is the newest (left by an interrupted up)
+    ui.info(("waiting for the setup job run %s already in progress"):format(last.id))
+    return last
   end
+  local run
   run, aerr = client:create_job_run(pid, job.id, {}, { no_runs = new_job })
   if not run then return nil, ("could not start the setup job %s: %s"):format(job.name, tostring(aerr)) end
   ui.object("created", "job_run", job.name, { id = run.id })
+  -- issue 17: the job's last successful run says how long a build takes on this workspace
+  -- (same runtime, mostly the same packages): the wait looks fast around that time
+  local took = last and last.status == "ENGINE_SUCCEEDED" and apps.seconds(last.finished_at)
+  took = took and apps.seconds(last.created_at) and took - apps.seconds(last.created_at)
+  run.raycai_due = took and took > 0 and clock.monotonic() + took or nil
   return run
 end
 
@@ -366,13 +371,27 @@ function M.apply(ctx)
   if not st.fresh then owners, oerr = read_owners(client, pid, ctx.params) end
   if not owners then return nil, "could not list the venv owners: " .. tostring(oerr) end
   st.owners = owners
+  -- (issue 14) index credentials go in a project file beside the scripts (raycai.ray.pip_index)
+  local iok, ierr = require("raycai.ray.pip_index").sync(client, pid, ctx.params, st.fresh and {} or nil)
+  if not iok then return nil, ierr end
+  -- each venv's chain (script, job, run) side by side with the others' (issue 17): one round
+  -- per step for every runtime, so the last run starts as early as the first
+  local chains = {}
+  for i, v in ipairs(s.venvs) do
+    chains[i] = function()
+      local job, new_job = ensure_job(ctx, st, v)
+      if not job then return nil, new_job end
+      local run, rerr = start_build(st, v, job, new_job)
+      if run == nil then return nil, rerr end
+      return job, run
+    end
+  end
+  local built = client:together(table.unpack(chains))
   local runs = {}
   for i, v in ipairs(s.venvs) do
-    local job, new_job = ensure_job(ctx, st, v)
-    if not job then return nil, new_job end
+    local job, run = built[i][1], built[i][2]
+    if not job then return nil, run end
     if i == 1 then st.job = job end
-    local run, rerr = start_build(st, v, job, new_job)
-    if run == nil then return nil, rerr end
     if run then runs[#runs + 1] = { run = run, venv = v, job = job } end
   end
   -- the venvs are in use from now on (a failed build leaves a record too: purge removes it)
@@ -383,11 +402,32 @@ function M.apply(ctx)
   end
   -- the builds run side by side; waiting for each in turn takes as long as the slowest
   local done = {}
+  overlap.note_cluster(ctx, st)  -- issue 17: may the applications start during the wait?
   overlap.phase_start(st, "setup")  -- issue 17: phase timing
   st.setup_waiting = true  -- issue 17: the applications may start during this wait (overlap)
+  -- the runs started together: once the first has ended, the others have likely ended too:
+  -- look at them all in one round, with the applications started early (issue 17: that listing
+  -- is start_head's first look, so the head seen RUNNING costs no round of its own) and every
+  -- venv's marker (the check below, which then needs no round of its own either)
+  local first, ferr = wait_run(ctx, client, pid, runs[1].run)
+  local ended, marked = { first }, {}
+  if first and first.status == "ENGINE_SUCCEEDED" and (#runs > 1 or overlap.started_early(st)) then
+    local looks = {}
+    for k = 2, #runs do
+      looks[#looks + 1] = function()
+        local r = client:get_job_run(pid, runs[k].run.job_id, runs[k].run.id)
+        if r and FINISHED[r.status] then ended[k] = r end
+      end
+    end
+    looks[#looks + 1] = function() overlap.list_early(st) end
+    for k = 1, #runs do
+      looks[#looks + 1] = function() marked[k] = venv_ready(client, pid, runs[k].venv.dir) end
+    end
+    client:together(table.unpack(looks))
+  end
   for i, b in ipairs(runs) do
-    -- the runs started together: once the first has ended, the next has likely ended too
-    local run, aerr = wait_run(ctx, client, pid, b.run, i > 1 and 0 or nil)
+    local run, aerr = ended[i], ferr
+    if not run and i > 1 then run, aerr = wait_run(ctx, client, pid, b.run) end
     if not run then
       st.setup_waiting = nil
       if aerr == "interrupted" then return nil, aerr end
@@ -405,11 +445,27 @@ function M.apply(ctx)
   overlap.phase_end(st, "setup")
   -- the jobs succeeded, so their scripts wrote the markers as their last act; checking only
   -- warns, so it need not hold up the head: it runs while the head starts
+  -- (the round above looked at the markers already: a script writes its marker before it
+  -- exits, and CML ends the run only after that, so a run seen ended in that round had its
+  -- marker there when it was looked for, save a race of the request's own sub-millisecond
+  -- spread; only the venvs not looked at there are looked at now)
+  local unmarked = {}
+  for i, b in ipairs(runs) do
+    if marked[i] == false then
+      ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
+        .. "without exec mode runs no scripts)"):format(b.venv.dir, MARKER))
+    elseif marked[i] == nil then
+      unmarked[#unmarked + 1] = b
+    end
+  end
+  if #unmarked == 0 then
+    return true, ("setup job run(s) %s succeeded: venv %s"):format(table.concat(done, ", "), s.venvs[1].fingerprint)
+  end
   ctx:defer(function()
     local checks = {}
-    for i, b in ipairs(runs) do checks[i] = function() return venv_ready(client, pid, b.venv.dir) end end
+    for i, b in ipairs(unmarked) do checks[i] = function() return venv_ready(client, pid, b.venv.dir) end end
     local res = client:together(table.unpack(checks))  -- one round trip for every venv
-    for i, b in ipairs(runs) do
+    for i, b in ipairs(unmarked) do
       local present = res[i][1]
       if present == false then
         ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
@@ -482,16 +538,30 @@ function M.status(ctx)
     return { { kind = "project", name = ctx.params.project, state = "absent", healthy = false } }
   end
   local rows = {}
-  local jobs, jerr = find_jobs(st)
-  if not jobs then return nil, jerr end
+  -- independent reads side by side (issue 17): the jobs and each one's last run here, the
+  -- cluster's applications and head.json for start_head's and start_workers' status
+  local res = st.client:together(function()
+    local jobs, jerr = find_jobs(st)
+    if not jobs then return nil, jerr end
+    local lasts = {}
+    for _, name in ipairs(job_names(st)) do
+      if jobs[name] then
+        local last, rerr = last_run(st.client, st.project.id, jobs[name].id)
+        if last == nil then return nil, rerr end
+        lasts[name] = last
+      end
+    end
+    return jobs, lasts
+  end, require("raycai.ray.head").status_reads(st))
+  local jobs, lasts = res[1][1], res[1][2]
+  if not jobs then return nil, lasts end
   for i, name in ipairs(job_names(st)) do
     local job = jobs[name]
     if not job then
       -- the worker runtime's job exists only when the workers run on a runtime of their own
       if i == 1 then rows[#rows + 1] = { kind = "job", role = "setup", name = name, state = "absent" } end
     else
-      local last, rerr = last_run(st.client, st.project.id, job.id)
-      if last == nil then return nil, rerr end
+      local last = lasts[name]
       rows[#rows + 1] = { kind = "job", role = "setup", name = job.name, state = last and last.status or "never run",
                           cpu = job.cpu, memory = job.memory, gpu = job.nvidia_gpu, created_at = job.created_at }
     end

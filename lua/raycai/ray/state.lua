@@ -32,6 +32,7 @@ local M = {}
 ---@field app_start_seconds? number how long the head took to start (head; workers' first look)
 ---@field head_check_listing? table listing where start_head saw its kept head running: groups reconcile from it (head, workers)
 ---@field app_list? table       the cluster's applications by name, listed once (apps.listed, head, workers)
+---@field status_read? table    status' early reads: listed, head_json, autostop (head.status_reads)
 ---@field desired? table        memoized bodies and spec hashes by role#index (apps.desired)
 ---@field script_hashes? table  hash of each role's launcher (apps)
 ---@field workers_ready? integer workers RUNNING (workers)
@@ -41,8 +42,8 @@ local M = {}
 M.FIELDS = {
   "client", "t0", "names", "project", "fresh", "shm_raised", "runtimes", "runtime_ids", "runtime_error",
   "runtime_code", "scripts", "plan_entries", "job", "owners", "setup_waiting", "launchers_written", "overlap",
-  "generation", "head", "head_address", "head_json_read", "app_start_seconds", "head_check_listing", "app_list", "desired",
-  "script_hashes", "workers_ready", "deleted_workers",
+  "generation", "head", "head_address", "head_json_read", "app_start_seconds", "head_check_listing", "app_list",
+  "status_read", "desired", "script_hashes", "workers_ready", "deleted_workers",
 }
 local DECLARED = {}
 for _, f in ipairs(M.FIELDS) do DECLARED[f] = true end

@@ -211,8 +211,20 @@ function M.apply(ctx)
   local names = {}
   for k, w in ipairs(r.want) do names[k] = w.name end
   local p = ctx.params
+  -- issue 17: workers all created early and nothing changed since: the head's last listing is
+  -- the first look
+  local given = (#bodies == 0 and #doomed == 0) and overlap.listing(st) or nil
+  if given then
+    -- when that look finds some still starting, the next comes when they are due (created
+    -- early, they start in about the head's time), not at once and fast
+    settle = math.min(MAX_SETTLE, overlap.workers_due(st, st.app_start_seconds or poll.SETTLE))
+  end
+  -- after a pause as long as the head's start, they are due: a first look that comes a tick
+  -- too early is followed by fast ones (50 ms, growing), not by a whole SETTLE interval
+  local first = settle > 0 and (st.app_start_seconds and poll.FIRST or poll.SETTLE) or nil
   local wok, werr, pending, listing = apps.wait_running(st, names, p.timeouts.workers, "workers",
-    { initial = settle, first = settle > 0 and poll.SETTLE or nil, meanwhile = function() ctx:idle() end,
+    { initial = settle, first = first, meanwhile = function() ctx:idle() end,
+      listing = given,
       pending = not p.keep_partial and p.timeouts.pending or nil })
   if not wok then
     if werr == "interrupted" then return nil, werr end

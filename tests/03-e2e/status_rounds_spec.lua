@@ -1,0 +1,38 @@
+-- Issue 17: `status` sends its independent reads side by side (client:together): the job
+-- listing and the applications listing go out in the first round, each job's last run and
+-- head.json after them. Order in the simulator's request log, not durations.
+local sim = require "support.sim"
+local run = require("support.run")
+
+local GPU = "recipes/gpu_cluster.lua"
+
+describe("status reads", function()
+  local s
+  before_each(function() s = sim.start { delays = { job_running = 50, app_start = 50 } } end)
+  after_each(function() if s then s:stop() end end)
+
+  it("lists the applications beside the jobs, before any job's last run", function()
+    local env = { env = { CML_HOST = s.url, CML_API_KEY = s.api_key } }
+    local r = run.raycai({ "--set", "workers=2", GPU }, env)
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    s:clear_requests()
+    r = run.raycai({ "--set", "workers=2", GPU, "status" }, env)
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    local apps_list, first_run, jobs_list
+    for i, q in ipairs(s:requests()) do
+      if q.method == "GET" and q.path:match("/applications$") then apps_list = apps_list or i end
+      if q.method == "GET" and q.path:match("/jobs$") then jobs_list = jobs_list or i end
+      if q.method == "GET" and q.path:match("/jobs/[^/]+/runs$") then first_run = first_run or i end
+    end
+    assert.truthy(apps_list, "status should list the applications")
+    assert.truthy(jobs_list, "status should list the jobs")
+    assert.truthy(first_run, "status should read the setup job's last run")
+    assert.is_true(apps_list < first_run, "the applications were listed only after the job runs")
+    local json = 0
+    for i, q in ipairs(s:requests()) do
+      if q.path:match("head%.json:download$") then json = i end
+    end
+    assert.is_true(json > 0 and json < first_run, "head.json was read only after the job runs")
+    assert.matches("raycai%-gpu%-worker%-2", r.stdout)
+  end)
+end)
