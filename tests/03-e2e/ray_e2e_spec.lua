@@ -150,6 +150,39 @@ describe("ray recipes against cml-sim", function()
     end
   end)
 
+  it("a re-run whose venvs are built reads no setup script; a resized one is still repaired", function()
+    local r = raycai(s, { GPU })
+    assert.equal(0, r.code, r.stderr)
+    -- what a real setup job leaves (the simulator without exec mode runs no script)
+    local pid
+    for _, p in ipairs(s:state().projects) do if p.name == "ray-gpu" then pid = p.id end end
+    local seen = {}
+    for fp in (r.stdout .. r.stderr):gmatch("%.raycai/venvs/([%w_%-]+)") do
+      if not seen[fp] then
+        seen[fp] = true
+        assert.equal(200, (s:upload(pid, ".raycai/venvs/" .. fp .. "/.raycai-complete", "done\n")))
+      end
+    end
+    s:clear_requests()
+    r = raycai(s, { GPU })
+    assert.equal(0, r.code, r.stderr)
+    assert.same({}, mutations(s))
+    for _, q in ipairs(s:requests()) do
+      -- (issue 17) every build writes its script first: a built venv's is judged by its size
+      assert.is_nil(q.path:match("setup_venv[%w_]*%.py:download$"), q.path)
+    end
+    -- a setup script that changed size (edited by hand) is still seen, and up writes it back
+    assert.equal(200, (s:api("DELETE", "projects/" .. pid .. "/files/" .. sim.urlencode(".raycai/gpu/setup_venv.py"))))
+    assert.equal(200, (s:upload(pid, ".raycai/gpu/setup_venv.py", "# edited\n")))
+    local plan = raycai(s, { GPU, "plan" })
+    assert.equal(3, plan.code, plan.stderr)
+    assert.matches("update%s+file%s+%.raycai/gpu/setup_venv%.py", plan.stdout)
+    assert.equal(0, raycai(s, { GPU }).code)
+    local home_file = s:state().work_dir .. "/projects/" .. pid .. "/.raycai/gpu/setup_venv.py"
+    assert.is_nil((fs.read(home_file) or ""):find("# edited", 1, true))
+    assert.truthy((fs.read(home_file) or ""):find("raycai", 1, true))
+  end)
+
   it("scales 2 -> 4 -> 1 keeping the workers that stay", function()
     assert.equal(0, raycai(s, { GPU }).code)
     local first = apps_of(s, "raycai-gpu-")

@@ -69,6 +69,18 @@ local function inspect(client, pid, path, content, entries)
 end
 
 
+--- What sync would do, judged from the folder's listing alone (no download): "create",
+--- "update" (another size, or CML's copies beside it) or "keep" (same size: the content is not
+--- compared). For a file whose exact bytes matter only when something else changes too.
+function M.compare_listed(path, content, entries)
+  local _, base = split(path)
+  local f = entries[base]
+  if not f then return "create" end
+  if tonumber(f.file_size) ~= #content or #stray_copies(entries, base) > 0 then return "update" end
+  return "keep"
+end
+
+
 --- What sync would do: "create", "update" or "keep" (reads only).
 function M.compare(client, pid, path, content, entries)
   local change, copies = inspect(client, pid, path, content, entries)

@@ -253,18 +253,12 @@ function M.plan(ctx)
   end
   local pid = st.project.id
   -- independent reads, side by side: the cluster folder (its listing also serves
-  -- write_launchers' plan) and the setup scripts in it, the jobs, the venv markers
+  -- write_launchers' plan), the jobs, the venv markers
   local fns = { function()
     local entries, lerr = files.list(st.client, pid, st.names.dir)
     if not entries then return nil, lerr end
     st.plan_entries = entries
-    local out = {}
-    for i, v in ipairs(s.venvs) do
-      local c, cerr = files.compare(st.client, pid, v.script, v.text, entries)
-      if not c then return nil, cerr end
-      out[i] = c
-    end
-    return out
+    return entries
   end }
   -- every venv's job in one listing: the name filter matches substrings, and each job name
   -- starts with the head's (raycai-<c>-setup, raycai-<c>-setup-worker)
@@ -277,11 +271,30 @@ function M.plan(ctx)
   local res = st.client:together(table.unpack(fns))
   if not res[1][1] then return nil, res[1][2] end
   if not res[2][1] then return nil, res[2][2] end
+  -- a setup script matters only when its venv is built, and every build writes it first
+  -- (ensure_job): for a ready venv the listing's size is the check; the others' scripts are
+  -- compared byte for byte (issue 17: an idempotent re-run downloads no setup script)
+  local entries, script_change, compares, which = res[1][1], {}, {}, {}
+  for i, v in ipairs(s.venvs) do
+    if res[2 + i][1] == nil then return nil, res[2 + i][2] end
+    if res[2 + i][1] then
+      script_change[i] = files.compare_listed(v.script, v.text, entries)
+    else
+      compares[#compares + 1] = function() return files.compare(st.client, pid, v.script, v.text, entries) end
+      which[#compares] = i
+    end
+  end
+  if #compares > 0 then
+    local cres = st.client:together(table.unpack(compares))
+    for k, i in pairs(which) do
+      if not cres[k][1] then return nil, cres[k][2] end
+      script_change[i] = cres[k][1]
+    end
+  end
   for i, v in ipairs(s.venvs) do
     local job, ready = false, res[2 + i][1]
     for _, j in ipairs(res[2][1]) do if j.name == v.job then job = j end end
-    if ready == nil then return nil, res[2 + i][2] end
-    changes[#changes + 1] = { action = res[1][1][i], kind = "file", name = v.script }
+    changes[#changes + 1] = { action = script_change[i], kind = "file", name = v.script }
     local want = desired_job(ctx, v)
     if not job then
       changes[#changes + 1] = { action = "create", kind = "job", name = v.job }
