@@ -23,6 +23,7 @@
 local params = require "raycai.params"
 local ui = require "raycai.ui"
 local clock = require "raycai.clock"
+local sorted_keys = require("raycai.tables").sorted_keys
 
 local M = {}
 
@@ -62,14 +63,6 @@ M.NEEDS = {
 
 local STEP_FUNCTIONS = { "plan", "apply", "destroy", "status", "early" }
 local NEED_KEYS = { plan = true, apply = true, destroy = true, status = true }
-
-
-local function sorted_keys(map)
-  local out = {}
-  for k in pairs(map) do out[#out + 1] = k end
-  table.sort(out)
-  return out
-end
 
 
 --- A step's needs: a list of known names, plus keyed lists by step function.

@@ -5,6 +5,7 @@ local naming = require "raycai.ray.naming"
 local ui = require "raycai.ui"
 local poll = require "raycai.cml.poll"
 local versions = require "raycai.ray.versions"
+local sorted_set = require("raycai.tables").sorted_keys
 
 local M = {}
 
@@ -81,14 +82,6 @@ end
 
 local function enabled(rt)
   return rt.status == nil or rt.status == "" or rt.status == "ENABLED"
-end
-
-
-local function sorted_set(set)
-  local out = {}
-  for k in pairs(set) do out[#out + 1] = k end
-  table.sort(out)
-  return out
 end
 
 

@@ -181,6 +181,22 @@ function M.hint(ctx, st, text)
 end
 
 
+--- Print each file (its last `tail` lines), under a `==> path <==` header when there are several;
+--- returns the bytes printed of each path, for follow.
+local function print_files(st, paths, tail)
+  local shown = {}
+  for i, p in ipairs(paths) do
+    local data = st.client:download_file(st.project.id, p) or ""
+    if #paths > 1 and not ui.is_json() then
+      term.write("stdout", (i > 1 and "\n" or "") .. "==> " .. p .. " <==\n")
+    end
+    show(p, last_lines(data, tail))
+    shown[p] = #data
+  end
+  return shown
+end
+
+
 function M.run(ctx, args)
   local st, err = subs.cluster(ctx)
   if not st then ui.error(err) return 2 end
@@ -197,27 +213,13 @@ function M.run(ctx, args)
     return subs.follow(ctx, st, id, { recipe = ctx.options.recipe })
   end
   if args.follow then  -- every node log of the target (not Ray's session logs, copied at stop)
-    local logs, shown = {}, {}
+    local logs = {}
     for _, p in ipairs(paths) do
       if p:match("%.log$") and not p:find("%.ray/") then logs[#logs + 1] = p end
     end
-    for i, p in ipairs(logs) do
-      local data = st.client:download_file(st.project.id, p) or ""
-      if #logs > 1 and not ui.is_json() then
-        term.write("stdout", (i > 1 and "\n" or "") .. "==> " .. p .. " <==\n")
-      end
-      show(p, last_lines(data, args.tail))
-      shown[p] = #data
-    end
-    return follow(st, logs, shown)
+    return follow(st, logs, print_files(st, logs, args.tail))
   end
-  for i, p in ipairs(paths) do
-    local data = st.client:download_file(st.project.id, p) or ""
-    if #paths > 1 and not ui.is_json() then
-      term.write("stdout", (i > 1 and "\n" or "") .. "==> " .. p .. " <==\n")
-    end
-    show(p, last_lines(data, args.tail))
-  end
+  print_files(st, paths, args.tail)
   return 0
 end
 

@@ -9,18 +9,11 @@ local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
 local groups = require "raycai.ray.groups"
 local overlap = require "raycai.ray.overlap"  -- issue 17
+local sorted_keys = require("raycai.tables").sorted_keys
 
 local M = {}
 
 local MAX_SETTLE = 10  -- seconds at most before the first look at new workers
-
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
 
 
 --- Every wanted worker: { group, index, name } of each group in order.
