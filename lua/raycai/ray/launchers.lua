@@ -41,19 +41,15 @@ function M.plan(ctx)
       return files.compare(st.client, st.project.id, t.path, t.text, entries)
     end
   end
-  local n = #compares
-  compares[n + 1] = function() return pip_index.plan(st.client, st.project and st.project.id, ctx.params, entries) end
   local res = st.client:together(table.unpack(compares))
   for i, t in ipairs(targets(st)) do
     if not res[i][1] then return nil, res[i][2] end
     changes[#changes + 1] = { action = res[i][1], kind = "file", name = t.path }
   end
-  local index_change, ierr = res[n + 1][1], res[n + 1][2]
+  local index_change = pip_index.plan(ctx.params, entries)
   if index_change then
     changes[#changes + 1] = { action = index_change, kind = "file", name = st.names.dir .. "/" .. pip_index.FILE,
                               detail = "the package index credentials" }
-  elseif ierr then
-    return nil, ierr
   end
   return changes
 end

@@ -26,10 +26,13 @@ function M.credentials(p)
 end
 
 
+local function file_path(p) return ".raycai/" .. p.cluster .. "/" .. M.FILE end
+
+
 --- The project path of the index file, or nil when the settings carry no credential.
 function M.path(p)
   if #M.credentials(p) == 0 then return nil end
-  return ".raycai/" .. p.cluster .. "/" .. M.FILE
+  return file_path(p)
 end
 
 
@@ -59,12 +62,14 @@ end
 
 --- What up would do to the index file: "create", "update", "keep", "delete" (a file left by an
 --- earlier run whose recipe no longer carries credentials) or nil when there is none to have.
---- entries: the cluster folder's listing (nil: the folder does not exist yet).
-function M.plan(client, pid, p, entries)
+--- entries: the cluster folder's listing (nil: the folder does not exist yet). Judged by the
+--- listing's size, as a built venv's setup script (raycai.ray.setup): the file is read only by
+--- a build, and every build writes it first, so a re-run downloads nothing for it.
+function M.plan(p, entries)
   local path = M.path(p)
   if not path then return entries and entries[M.FILE] and "delete" or nil end
   if not entries then return "create" end
-  return files.compare(client, pid, path, M.text(p), entries)
+  return files.compare_listed(path, M.text(p), entries)
 end
 
 
@@ -73,7 +78,7 @@ end
 --- listing. true, or nil, err.
 function M.prune(client, pid, p, entries)
   if M.path(p) or not (entries and entries[M.FILE]) then return true end
-  local path = ".raycai/" .. p.cluster .. "/" .. M.FILE
+  local path = file_path(p)
   local ok, err = client:delete_file(pid, path)
   if not ok and err.status ~= 404 then return nil, ("could not remove %s: %s"):format(path, tostring(err)) end
   require("raycai.ui").object("deleted", "file", path)
