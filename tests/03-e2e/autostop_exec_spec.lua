@@ -186,11 +186,27 @@ describe("autostop in exec mode", function()
     assert.truthy(s:wait_for(function() local x = state() return x and x.verdict == "busy" and x.busy_s > 1.5 end,
                              120, "the watcher to see the driver"))
     assert.truthy(every_app("APPLICATION_RUNNING"))
+    -- a neighbour whose name shares the prefix (cluster gpu-2): not this cluster's to stop
+    local pid = cl.app_named(s, "raycai-gpu-head")._project_id
+    assert(fs.write(home .. "/idle.py", "import time\ntime.sleep(600)\n"))
+    local status, other = s:api("POST", "projects/" .. pid .. "/applications", {
+      name = "raycai-gpu-2-head", subdomain = "raycai-gpu-2-head", script = "idle.py", cpu = 1, memory = 1,
+      runtime_identifier = cl.app_named(s, "raycai-gpu-head").runtime_identifier,
+      environment = { RAYCAI_CLUSTER = "gpu-2", RAYCAI_ROLE = "head" } })
+    assert.equal(200, status, cjson.encode(other))
     -- the API drops the watcher's first two :stop requests (no answer): it logs and retries
     s:fault { match = { method = "POST", path_suffix = ":stop" }, action = "drop", count = 2 }
     assert(fs.write(release, "go"))
-    assert.truthy(s:wait_for(function() return every_app("APPLICATION_STOPPED") end, 120,
-                             "autostop to stop every application"))
+    assert.truthy(s:wait_for(function()
+      for name, st in pairs((all_status())) do
+        if name ~= "raycai-gpu-2-head" and st ~= "APPLICATION_STOPPED" then return false end
+      end
+      return true
+    end, 120, "autostop to stop every application"))
+    -- (it never opens its port, so it stays STARTING; the watcher sent it nothing)
+    assert.not_matches("STOP", cl.app_named(s, "raycai-gpu-2-head").status)
+    for _, q in ipairs(s:requests()) do assert.is_nil(q.path:find(other.id, 1, true), q.path) end
+    assert.equal(200, (s:api("DELETE", "projects/" .. pid .. "/applications/" .. other.id)))
     local text = log()
     assert.equal(2, select(2, text:gsub("could not stop the cluster: POST [^\n]+:stop: the API is unreachable: "
       .. "[^\n]+; trying again in [%d%.]+ s", "")), text)

@@ -47,7 +47,8 @@ describe("autostop with a key the API rejects", function()
     -- no secret in what the watcher wrote: not the key, not the Ray token
     local head_log = fs.read(home .. "/.raycai/gpu/logs/head.log") or ""
     local gen = cl.env_of(cl.app_named(s, "raycai-gpu-head")).RAYCAI_GENERATION
-    local token = (fs.read(home .. "/.raycai/gpu/auth/" .. gen .. ".token") or ""):match("%x+")
+    local token = assert((fs.read(home .. "/.raycai/gpu/auth/" .. gen .. ".token") or ""):match("%x+"),
+                         "the head's Ray token file")
     for _, secret in ipairs { "wrong-workload-key", s.api_key, token } do
       assert.is_nil(text:find(secret, 1, true))
       assert.is_nil(head_log:find(secret, 1, true))
