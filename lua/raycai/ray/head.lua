@@ -66,12 +66,14 @@ function M.apply(ctx)
   local client, pid = st.client, st.project.id
   local body, spec = want(ctx, st)
   if not body then return nil, spec end
-  local list, lerr = {}, nil  -- a project this run created has no applications
-  if not st.fresh then list, lerr = apps.list(st) end
-  if not list then return nil, lerr end
-  local head = list[st.names.head]
   local early, eerr = overlap.created_head(st)  -- issue 17: created while the setup job ran
   if eerr then return nil, eerr end
+  -- a project this run created has no applications; an early head needs no listing either
+  -- (its wait's first look is the listing setup_venv made: overlap.listing)
+  local list, lerr = {}, nil
+  if not st.fresh and not early then list, lerr = apps.list(st) end
+  if not list then return nil, lerr end
+  local head = list[st.names.head]
   if early then
     head = early
   elseif head and apps.matches(head, spec) then

@@ -5,6 +5,7 @@
 -- nothing sent) instead of a worker that never joins. Anchors: KubeRay's top-level
 -- `resources`/`labels` of a group spec and Ray's available_node_types[...].resources/labels.
 local versions = require "raycai.ray.versions"
+local sorted_keys = require("raycai.tables").sorted_keys
 
 local M = {}
 
@@ -149,10 +150,8 @@ end
 --- JSON of a resources map with sorted keys (the same text for the same map: a stable spec hash).
 function M.resources_json(map)
   local cjson = require "cjson"
-  local keys = {}
-  for k in pairs(map or {}) do keys[#keys + 1] = k end
+  local keys = sorted_keys(map or {})
   if #keys == 0 then return "" end
-  table.sort(keys)
   local parts = {}
   for i, k in ipairs(keys) do
     local n = quantity(map[k])
@@ -165,11 +164,8 @@ end
 
 --- "k1=v1,k2=v2" of a labels map, sorted by key ("" when empty).
 function M.labels_text(map)
-  local keys = {}
-  for k in pairs(map or {}) do keys[#keys + 1] = k end
-  table.sort(keys)
   local parts = {}
-  for i, k in ipairs(keys) do parts[i] = k .. "=" .. tostring(map[k]) end
+  for i, k in ipairs(sorted_keys(map or {})) do parts[i] = k .. "=" .. tostring(map[k]) end
   return table.concat(parts, ",")
 end
 

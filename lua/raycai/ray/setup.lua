@@ -8,6 +8,7 @@ local ui = require "raycai.ui"
 local clock = require "raycai.clock"
 local overlap = require "raycai.ray.overlap"  -- issue 17
 local apps = require "raycai.ray.apps"
+local sorted_keys = require("raycai.tables").sorted_keys
 
 local M = {}
 
@@ -300,9 +301,7 @@ function M.plan(ctx)
       changes[#changes + 1] = { action = "create", kind = "job", name = v.job }
     else
       local diff = job_diff(job, want)
-      local keys = {}
-      for k in pairs(diff) do keys[#keys + 1] = k end
-      table.sort(keys)
+      local keys = sorted_keys(diff)
       changes[#changes + 1] = { action = #keys > 0 and "update" or "keep", kind = "job", name = v.job,
                                 detail = #keys > 0 and table.concat(keys, ", ") or nil }
     end
@@ -371,6 +370,13 @@ local function start_build(st, v, job, new_job)
   took = took and apps.seconds(last.created_at) and took - apps.seconds(last.created_at)
   run.raycai_due = took and took > 0 and clock.monotonic() + took or nil
   return run
+end
+
+
+--- The warning for a build that succeeded without leaving its venv's marker.
+local function warn_unmarked(b)
+  ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
+    .. "without exec mode runs no scripts)"):format(b.venv.dir, MARKER))
 end
 
 
@@ -465,8 +471,7 @@ function M.apply(ctx)
   local unmarked = {}
   for i, b in ipairs(runs) do
     if marked[i] == false then
-      ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
-        .. "without exec mode runs no scripts)"):format(b.venv.dir, MARKER))
+      warn_unmarked(b)
     elseif marked[i] == nil then
       unmarked[#unmarked + 1] = b
     end
@@ -481,8 +486,7 @@ function M.apply(ctx)
     for i, b in ipairs(unmarked) do
       local present = res[i][1]
       if present == false then
-        ui.warn(("the setup job succeeded but left no %s/%s, so the next up runs it again (a simulator "
-          .. "without exec mode runs no scripts)"):format(b.venv.dir, MARKER))
+        warn_unmarked(b)
       end
     end
   end)
