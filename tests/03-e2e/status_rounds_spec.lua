@@ -35,4 +35,22 @@ describe("status reads", function()
     assert.is_true(json > 0 and json < first_run, "head.json was read only after the job runs")
     assert.matches("raycai%-gpu%-worker%-2", r.stdout)
   end)
+
+  it("reads each thing once: no request is sent twice", function()
+    local env = { env = { CML_HOST = s.url, CML_API_KEY = s.api_key } }
+    local r = run.raycai({ "--set", "workers=2", "--set", "autostop.idle_minutes=30", GPU }, env)
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    s:clear_requests()
+    r = run.raycai({ "--set", "workers=2", "--set", "autostop.idle_minutes=30", GPU, "status" }, env)
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    assert.matches("30m", r.stdout)  -- the AUTOSTOP column, from the one read of autostop.json
+    local seen = {}
+    for _, q in ipairs(s:requests()) do
+      local key = q.method .. " " .. q.path .. "?" .. (q.query or "")
+      assert.is_nil(seen[key], "status sent twice: " .. key)
+      seen[key] = true
+    end
+    assert.truthy(seen[("POST /api/v2/projects/%s/files/.raycai/gpu/autostop.json:download?"):format(s:state().projects[1].id)],
+      "status should read autostop.json")
+  end)
 end)

@@ -182,19 +182,22 @@ function M.destroy(ctx)
 end
 
 
---- status' reads of the head, as functions for client:together (setup_venv's status runs them
---- beside its own, issue 17): the cluster's applications (st.app_list, also start_workers'
---- status) and head.json, read without waiting for the listing (M.status checks its
---- generation). A failed listing is left for M.status to repeat.
-function M.status_reads(st)
-  st.status_read = { }
+--- status' reads of the head (a step's status_reads, raycai.recipe: they go out in one round with
+--- the other steps'): the cluster's applications (st.app_list, also start_workers' status),
+--- head.json, read without waiting for the listing (M.status checks its generation), and the
+--- AUTOSTOP column's file (issue 16). A failed listing is left for M.status to repeat.
+function M.status_reads(ctx)
+  local st = cluster.prepare(ctx, false)
+  if not (st and st.project) then return end
+  local read = {}
+  st.status_read = read
   return function()
     local list = apps.list(st)
-    if list then st.app_list, st.status_read.listed = list, true end
+    if list then st.app_list, read.listed = list, true end
   end, function()
-    st.status_read.head_json = st.client:download_file(st.project.id, st.names.files.head_json) or false
-  end, function()  -- issue 16: the AUTOSTOP column's file, in the same round
-    st.status_read.autostop = { require("raycai.ray.autostop").read(st.client, st.project.id, st.names) }
+    read.head_json = st.client:download_file(st.project.id, st.names.files.head_json) or false
+  end, function()
+    read.autostop = { require("raycai.ray.autostop").read(st.client, st.project.id, st.names) }
   end
 end
 
@@ -220,18 +223,17 @@ function M.status(ctx)
   local list = st.app_list
   local head = list[st.names.head]
   if not head then
-    st.status_read = nil
     return { { kind = "application", role = "head", name = st.names.head, state = "absent", healthy = false } }
   end
   st.generation = apps.env_of(head).RAYCAI_GENERATION
   local info = status_head_info(st, st.generation)
   st.head_address = info and info.address
-  st.status_read = nil
   return { apps.row(head, "head", { subdomain = head.subdomain, healthy = head.status == "APPLICATION_RUNNING" }) }
 end
 
 
 M.step = { name = "start_head", plan = M.plan, apply = M.apply, destroy = M.destroy, status = M.status,
+           status_reads = M.status_reads,
            early = overlap.early }  -- issue 17: the head (and workers) start during the setup wait
 
 return M

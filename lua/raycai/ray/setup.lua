@@ -548,6 +548,31 @@ function M.destroy(ctx)
 end
 
 
+--- The setup jobs and each one's last run: { jobs, lasts } or nil, err.
+local function read_jobs(st)
+  local jobs, jerr = find_jobs(st)
+  if not jobs then return nil, jerr end
+  local lasts = {}
+  for _, name in ipairs(job_names(st)) do
+    if jobs[name] then
+      local last, rerr = last_run(st.client, st.project.id, jobs[name].id)
+      if last == nil then return nil, rerr end
+      lasts[name] = last
+    end
+  end
+  return { jobs = jobs, lasts = lasts }
+end
+
+
+--- status' read of the jobs (a step's status_reads: in one round with the other steps', issue 17).
+function M.status_reads(ctx)
+  local st = cluster.prepare(ctx, false)
+  if not (st and st.project) then return end
+  st.setup_status_read = nil
+  return function() st.setup_status_read = { read_jobs(st) } end
+end
+
+
 function M.status(ctx)
   local st, err = cluster.prepare(ctx, false)
   if not st then return nil, err end
@@ -555,23 +580,10 @@ function M.status(ctx)
     return { { kind = "project", name = ctx.params.project, state = "absent", healthy = false } }
   end
   local rows = {}
-  -- independent reads side by side (issue 17): the jobs and each one's last run here, the
-  -- cluster's applications and head.json for start_head's and start_workers' status
-  local res = st.client:together(function()
-    local jobs, jerr = find_jobs(st)
-    if not jobs then return nil, jerr end
-    local lasts = {}
-    for _, name in ipairs(job_names(st)) do
-      if jobs[name] then
-        local last, rerr = last_run(st.client, st.project.id, jobs[name].id)
-        if last == nil then return nil, rerr end
-        lasts[name] = last
-      end
-    end
-    return jobs, lasts
-  end, require("raycai.ray.head").status_reads(st))
-  local jobs, lasts = res[1][1], res[1][2]
-  if not jobs then return nil, lasts end
+  local read = st.setup_status_read or { read_jobs(st) }
+  st.setup_status_read = nil
+  if not read[1] then return nil, read[2] end
+  local jobs, lasts = read[1].jobs, read[1].lasts
   for i, name in ipairs(job_names(st)) do
     local job = jobs[name]
     if not job then
@@ -587,6 +599,7 @@ function M.status(ctx)
 end
 
 
-M.step = { name = "setup_venv", plan = M.plan, apply = M.apply, destroy = M.destroy, status = M.status }
+M.step = { name = "setup_venv", plan = M.plan, apply = M.apply, destroy = M.destroy, status = M.status,
+           status_reads = M.status_reads }
 
 return M

@@ -33,6 +33,7 @@ local M = {}
 ---@field head_check_listing? table listing where start_head saw its kept head running: groups reconcile from it (head, workers)
 ---@field app_list? table       the cluster's applications by name, listed once (apps.listed, head, workers)
 ---@field status_read? table    status' early reads: listed, head_json, autostop (head.status_reads)
+---@field setup_status_read? table status' early read of the setup jobs: { {jobs, lasts} } or { nil, err } (setup.status_reads)
 ---@field desired? table        memoized bodies and spec hashes by role#index (apps.desired)
 ---@field script_hashes? table  hash of each role's launcher (apps)
 ---@field workers_ready? integer workers RUNNING (workers)
@@ -43,7 +44,7 @@ M.FIELDS = {
   "client", "t0", "names", "project", "fresh", "shm_raised", "runtimes", "runtime_ids", "runtime_error",
   "runtime_code", "scripts", "plan_entries", "job", "owners", "setup_waiting", "launchers_written", "overlap",
   "generation", "head", "head_address", "head_json_read", "app_start_seconds", "head_check_listing", "app_list",
-  "status_read", "desired", "script_hashes", "workers_ready", "deleted_workers",
+  "status_read", "setup_status_read", "desired", "script_hashes", "workers_ready", "deleted_workers",
 }
 local DECLARED = {}
 for _, f in ipairs(M.FIELDS) do DECLARED[f] = true end
