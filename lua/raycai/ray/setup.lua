@@ -99,9 +99,10 @@ end
 --- running) is not a reason to poll fast again: only the end matters, and the running phase
 --- (pip installing Ray) is the long one. When raycai gives up (the job's timeout and a grace
 --- passed: CML should have ended it), it stops the run so the next up does not wait on it.
-local function wait_run(ctx, client, pid, run, initial)
+--- `due_at` (optional, clock.monotonic): when the run is likely to end (start_build's estimate).
+local function wait_run(ctx, client, pid, run, due_at)
   local last = run.status
-  local due = run.raycai_due and math.max(0, run.raycai_due - clock.monotonic())  -- (start_build)
+  local due = due_at and math.max(0, due_at - clock.monotonic())
   local timeout = ctx.params.timeouts.setup
   local limit = timeout + math.min(60, timeout)
   local ok, err = poll.wait(function()
@@ -111,7 +112,7 @@ local function wait_run(ctx, client, pid, run, initial)
     last = r.status
     run = r
     return FINISHED[r.status] or false, false
-  end, { timeout = limit, initial = initial or poll.SETTLE, first = poll.SETTLE, due = due,
+  end, { timeout = limit, initial = poll.SETTLE, first = poll.SETTLE, due = due,
          meanwhile = function() ctx:idle() end,  -- the later steps' early work (the launchers)
          on_timeout = function()
     return ("the setup job run %s is still %s after %d s"):format(run.id, last, math.floor(limit))
@@ -341,8 +342,8 @@ local function ensure_job(ctx, st, v)
 end
 
 
---- Start (or find) the run that builds venv v with job; returns the run, or false when the
---- venv is ready, or nil, err.
+--- Start (or find) the run that builds venv v with job; returns the run and when it is likely to
+--- end (clock.monotonic, or nil when unknown), or false when the venv is ready, or nil, err.
 local function start_build(st, v, job, new_job)
   local client, pid = st.client, st.project.id
   local ready, verr = false, nil  -- no venv in a project this run created
@@ -368,8 +369,7 @@ local function start_build(st, v, job, new_job)
   -- (same runtime, mostly the same packages): the wait looks fast around that time
   local took = last and last.status == "ENGINE_SUCCEEDED" and apps.seconds(last.finished_at)
   took = took and apps.seconds(last.created_at) and took - apps.seconds(last.created_at)
-  run.raycai_due = took and took > 0 and clock.monotonic() + took or nil
-  return run
+  return run, took and took > 0 and clock.monotonic() + took or nil
 end
 
 
@@ -400,18 +400,18 @@ function M.apply(ctx)
     chains[i] = function()
       local job, new_job = ensure_job(ctx, st, v)
       if not job then return nil, new_job end
-      local run, rerr = start_build(st, v, job, new_job)
-      if run == nil then return nil, rerr end
-      return job, run
+      local run, due_at = start_build(st, v, job, new_job)
+      if run == nil then return nil, due_at end
+      return job, run, due_at
     end
   end
   local built = client:together(table.unpack(chains))
   local runs = {}
   for i, v in ipairs(s.venvs) do
-    local job, run = built[i][1], built[i][2]
+    local job, run, due_at = built[i][1], built[i][2], built[i][3]
     if not job then return nil, run end
     if i == 1 then st.job = job end
-    if run then runs[#runs + 1] = { run = run, venv = v, job = job } end
+    if run then runs[#runs + 1] = { run = run, venv = v, job = job, due_at = due_at } end
   end
   -- the venvs are in use from now on (a failed build leaves a record too: purge removes it)
   local rok, rerr = record_owners(ctx, st, owners)
@@ -428,7 +428,7 @@ function M.apply(ctx)
   -- look at them all in one round, with the applications started early (issue 17: that listing
   -- is start_head's first look, so the head seen RUNNING costs no round of its own) and every
   -- venv's marker (the check below, which then needs no round of its own either)
-  local first, ferr = wait_run(ctx, client, pid, runs[1].run)
+  local first, ferr = wait_run(ctx, client, pid, runs[1].run, runs[1].due_at)
   local ended, marked = { first }, {}
   if first and first.status == "ENGINE_SUCCEEDED" and (#runs > 1 or overlap.started_early(st)) then
     local looks = {}
@@ -446,7 +446,7 @@ function M.apply(ctx)
   end
   for i, b in ipairs(runs) do
     local run, aerr = ended[i], ferr
-    if not run and i > 1 then run, aerr = wait_run(ctx, client, pid, b.run) end
+    if not run and i > 1 then run, aerr = wait_run(ctx, client, pid, b.run, b.due_at) end
     if not run then
       st.setup_waiting = nil
       if aerr == "interrupted" then return nil, aerr end
