@@ -117,6 +117,34 @@ describe("overlap: waiting on several things in one round", function()
     end
     assert.equal(1, listings, "the head's and the workers' waits each listed the applications again")
   end)
+
+  it("an existing project: the listing that saw the early head running is start_workers' read", function()
+    local env = { env = { CML_HOST = s.url, CML_API_KEY = s.api_key } }
+    local r = run.raycai({ "--set", "workers=1", "--set", "cluster=first", GPU }, env)
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    s:clear_requests()
+    r = run.raycai({ "--set", "overlap=head", "--set", "workers=2", "--set", "cluster=second", GPU }, env)
+    assert.equal(0, r.code, r.stderr .. r.stdout)
+    assert.matches("workers:%s+2/2 running", r.stdout)
+    -- the setup runs outlast the head's start: the round after the setup's end lists the
+    -- applications (the head RUNNING there), and that listing is also start_workers' read: one
+    -- listing between the head's create and the workers', not two
+    local head_create, worker_create
+    local creates = 0
+    for i, q in ipairs(s:requests()) do
+      if q.method == "POST" and q.path:match("/applications$") then
+        creates = creates + 1
+        if creates == 1 then head_create = i elseif creates == 2 then worker_create = i end
+      end
+    end
+    assert.truthy(head_create and worker_create, "the head's and the workers' creates should be in the log")
+    local listings = 0
+    for i = head_create, worker_create do
+      local q = s:requests()[i]
+      if q.method == "GET" and q.path:match("/applications$") then listings = listings + 1 end
+    end
+    assert.equal(1, listings, "start_workers listed the applications again after the head's look")
+  end)
 end)
 
 

@@ -110,12 +110,10 @@ function M.apply(ctx)
   local ok, res, pending
   if head == list[st.names.head] and head.status == "APPLICATION_RUNNING" then
     -- (issue 13) an unchanged head, running in the listing just taken: that listing is the
-    -- head's check, and start_workers reconciles every group from it (the groups' read and the
-    -- head's check are one request; their deletes and creates follow at once). A head that is
-    -- not running yet is waited for first, so a head that fails still gets no worker.
+    -- head's check (and, below, start_workers' read). A head that is not running yet is waited
+    -- for first, so a head that fails still gets no worker.
     ui.event("state_changed", { kind = "application", name = head.name, state = head.status })
     ok, res = true, list
-    st.head_check_listing = list
   else
     ok, res, pending = apps.wait_running(st, { body.name }, p.timeouts.head, "head",
       { initial = settle, first = poll.SETTLE, listing = early and overlap.listing(st) or nil,
@@ -140,7 +138,9 @@ function M.apply(ctx)
       st.project.name, body.name, recipe)
   end
   st.head = head
-  if early then overlap.keep_listing(st, res) end  -- issue 17: start_workers' first look
+  -- the listing where the head was seen running: start_workers reconciles every group from it
+  -- (nothing is created or deleted in between), so the groups' read costs no request of its own
+  st.head_listing = res
   overlap.phase_end(st, "head start")  -- issue 17
   -- how long this cluster's applications take to start: workers look first after about that
   st.app_start_seconds = overlap.start_estimate(st, early, res[body.name])  -- issue 17

@@ -139,14 +139,6 @@ function M.workers_due(st, start)
 end
 
 
---- start_head's wait is over: its last listing becomes start_workers' first look when every
---- worker was created early (nothing is created or deleted between the two).
-function M.keep_listing(st, list)
-  local ov = st.overlap
-  if ov and next(ov.workers) then ov.listing = list end
-end
-
-
 --- start_head's apply: the head created early, or nil; nil, err when its create failed.
 function M.created_head(st)
   local ov = st.overlap

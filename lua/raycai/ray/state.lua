@@ -30,7 +30,7 @@ local M = {}
 ---@field head_address? string  host:port from head.json (head, ray summary)
 ---@field head_json_read? boolean head.json was read once this run (ray summary)
 ---@field app_start_seconds? number how long the head took to start (head; workers' first look)
----@field head_check_listing? table listing where start_head saw its kept head running: groups reconcile from it (head, workers)
+---@field head_listing? table  start_head's last listing (its head running): start_workers' read and first look (head, workers)
 ---@field app_list? table       the cluster's applications by name, listed once (apps.listed, head, workers)
 ---@field status_read? table    status' early reads: listed, head_json, autostop (head.status_reads)
 ---@field setup_status_read? table status' early read of the setup jobs: { {jobs, lasts} } or { nil, err } (setup.status_reads)
@@ -43,7 +43,7 @@ local M = {}
 M.FIELDS = {
   "client", "t0", "names", "project", "fresh", "shm_raised", "runtimes", "runtime_ids", "runtime_error",
   "runtime_code", "scripts", "plan_entries", "job", "owners", "setup_waiting", "launchers_written", "overlap",
-  "generation", "head", "head_address", "head_json_read", "app_start_seconds", "head_check_listing", "app_list",
+  "generation", "head", "head_address", "head_json_read", "app_start_seconds", "head_listing", "app_list",
   "status_read", "setup_status_read", "desired", "script_hashes", "workers_ready", "deleted_workers",
 }
 local DECLARED = {}

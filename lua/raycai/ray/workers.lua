@@ -134,11 +134,13 @@ function M.apply(ctx)
   local st, err = cluster.prepare(ctx, true)
   if not st then return nil, err end
   if not st.generation then return nil, "start_workers needs start_head to run first" end
-  local list, lerr = {}, nil  -- a project this run created has no workers yet
-  if st.head_check_listing then
-    -- (issue 13) start_head kept a running head after listing every application: reconcile from it
-    list, st.head_check_listing = st.head_check_listing, nil
-  elseif not st.fresh then list, lerr = apps.list(st) end
+  -- the listing where start_head saw its head running (issues 13, 17): every group reconciles
+  -- from it; without one (a recipe whose head step is its own), list now, unless this run
+  -- created the project (no workers yet)
+  local head_listing = st.head_listing
+  st.head_listing = nil
+  local list, lerr = head_listing or {}, nil
+  if not head_listing and not st.fresh then list, lerr = apps.list(st) end
   if list then list, lerr = overlap.with_workers(ctx, st, list) end  -- issue 17: created early
   if not list then return nil, lerr end
   local r, rerr = reconcile(ctx, st, list, st.generation)
@@ -204,9 +206,9 @@ function M.apply(ctx)
   local names = {}
   for k, w in ipairs(r.want) do names[k] = w.name end
   local p = ctx.params
-  -- issue 17: workers all created early and nothing changed since: the head's last listing is
-  -- the first look
-  local given = (#bodies == 0 and #doomed == 0) and overlap.listing(st) or nil
+  -- nothing created or deleted since start_head's listing (issue 17: every worker created
+  -- early, or all kept): that listing is the wait's first look
+  local given = (#bodies == 0 and #doomed == 0) and head_listing or nil
   if given then
     -- when that look finds some still starting, the next comes when they are due (created
     -- early, they start in about the head's time), not at once and fast
