@@ -8,6 +8,7 @@ local ui = require "raycai.ui"
 local clock = require "raycai.clock"
 local overlap = require "raycai.ray.overlap"  -- issue 17
 local apps = require "raycai.ray.apps"
+local venv_owners = require "raycai.ray.venv_owners"
 local sorted_keys = require("raycai.tables").sorted_keys
 
 local M = {}
@@ -125,101 +126,6 @@ local function wait_run(ctx, client, pid, run, due_at)
       :format(err, stopped and "raycai stopped it" or ("could not stop it: " .. tostring(serr)))
   end
   return run
-end
-
-
---- ---- venv ownership records ----
---- A venv folder may serve several clusters (same fingerprint, same venv.root). Each cluster
---- that uses one records it as <venv.root>/.owners/<fingerprint>.<cluster> (a small file); a
---- venv is removed only when no other cluster's record names it. One listing shows them all.
-
-local OWNERS = ".owners"
-
-local function owners_dir(p) return p.venv.root .. "/" .. OWNERS end
-
-
---- The records: { [fingerprint] = { [cluster] = true } }, or nil, err.
-local function read_owners(client, pid, p)
-  local entries, err = files.list(client, pid, owners_dir(p))
-  if not entries then return nil, err end
-  local out = {}
-  for name in pairs(entries) do
-    local fp, who = name:match("^([%w]+)%.([a-z0-9%-]+)$")
-    if fp then
-      out[fp] = out[fp] or {}
-      out[fp][who] = true
-    end
-  end
-  return out
-end
-
-
---- Record that this cluster uses the venvs of this run (only the missing records are written,
---- side by side).
-local function record_owners(ctx, st, owners)
-  local p = ctx.params
-  local fns, todo = {}, {}
-  for _, v in ipairs(st.scripts.venvs) do
-    if not (owners[v.fingerprint] and owners[v.fingerprint][p.cluster]) and not todo[v.fingerprint] then
-      todo[v.fingerprint] = true
-      fns[#fns + 1] = function()
-        local body = ("cluster %s\nruntime %s\nrecorded %.3f\n"):format(p.cluster, v.runtime, clock.time())
-        local ok, err = st.client:upload_file(st.project.id, ("%s/%s.%s"):format(owners_dir(p), v.fingerprint, p.cluster), body)
-        if not ok then return nil, "could not record the venv's owner: " .. tostring(err) end
-        owners[v.fingerprint] = owners[v.fingerprint] or {}
-        owners[v.fingerprint][p.cluster] = true
-        return true
-      end
-    end
-  end
-  for _, res in ipairs(st.client:together(table.unpack(fns))) do
-    if not res[1] then return nil, res[2] end
-  end
-  return true
-end
-
-
---- Remove this cluster's record of venv fp, and the venv when no other cluster records it.
-local function release(ctx, st, owners, fp)
-  local p, client, pid = ctx.params, st.client, st.project.id
-  local ok, err = client:delete_file(pid, ("%s/%s.%s"):format(owners_dir(p), fp, p.cluster))
-  if not ok and err.status ~= 404 then return nil, err end
-  owners[fp][p.cluster] = nil
-  if next(owners[fp]) then
-    ui.object("kept", "venv", p.venv.root .. "/" .. fp, { reason = "used by another cluster" })
-    return true
-  end
-  for _, path in ipairs({ p.venv.root .. "/" .. fp, p.venv.root .. "/" .. fp .. ".lock" }) do
-    ok, err = client:delete_file(pid, path)
-    if not ok and err.status ~= 404 then return nil, ("could not delete %s: %s"):format(path, tostring(err)) end
-  end
-  ui.object("deleted", "venv", p.venv.root .. "/" .. fp)
-  return true
-end
-
-
---- After a successful up: remove this cluster's venvs that no current application uses,
---- keeping the newest venv.keep of them (by their record's time). Failures only warn.
-function M.collect(ctx, st)
-  local owners = st.owners
-  if not owners then return end
-  local p = ctx.params
-  local current = {}
-  for _, v in ipairs(st.scripts.venvs) do current[v.fingerprint] = true end
-  local unused = {}
-  for fp, who in pairs(owners) do
-    if who[p.cluster] and not current[fp] then unused[#unused + 1] = { fp = fp } end
-  end
-  if #unused <= p.venv.keep then return end
-  for _, u in ipairs(unused) do
-    local text = st.client:download_file(st.project.id, ("%s/%s.%s"):format(owners_dir(p), u.fp, p.cluster))
-    u.at = tonumber(type(text) == "string" and text:match("recorded (%S+)")) or 0
-  end
-  table.sort(unused, function(a, b) if a.at ~= b.at then return a.at > b.at end return a.fp < b.fp end)
-  for i = p.venv.keep + 1, #unused do
-    local ok, err = release(ctx, st, owners, unused[i].fp)
-    if not ok then ui.warn(("could not remove the unused venv %s: %s"):format(unused[i].fp, tostring(err))) end
-  end
 end
 
 
@@ -387,7 +293,7 @@ function M.apply(ctx)
   local s, serr = M.scripts(ctx, st)
   if not s then return nil, serr end
   local owners, oerr = {}, nil  -- a project this run created has no venvs
-  if not st.fresh then owners, oerr = read_owners(client, pid, ctx.params) end
+  if not st.fresh then owners, oerr = venv_owners.read(client, pid, ctx.params) end
   if not owners then return nil, "could not list the venv owners: " .. tostring(oerr) end
   st.owners = owners
   -- (issue 14) index credentials go in a project file beside the scripts (raycai.ray.pip_index)
@@ -414,7 +320,7 @@ function M.apply(ctx)
     if run then runs[#runs + 1] = { run = run, venv = v, job = job, due_at = due_at } end
   end
   -- the venvs are in use from now on (a failed build leaves a record too: purge removes it)
-  local rok, rerr = record_owners(ctx, st, owners)
+  local rok, rerr = venv_owners.record(ctx, st, owners)
   if not rok then return nil, rerr end
   if #runs == 0 then
     return true, "venv " .. s.venvs[1].fingerprint .. " ready"
@@ -535,16 +441,9 @@ function M.destroy(ctx)
   if not subs then return nil, serr end
   deleted = deleted + subs
   -- the cluster's venvs, unless another cluster's record names them
-  local owners, oerr = read_owners(st.client, st.project.id, ctx.params)
-  if not owners then return nil, "could not list the venv owners: " .. tostring(oerr) end
-  local fps = {}
-  for fp, who in pairs(owners) do if who[ctx.params.cluster] then fps[#fps + 1] = fp end end
-  table.sort(fps)
-  for _, fp in ipairs(fps) do
-    local ok, rerr = release(ctx, st, owners, fp)
-    if not ok then return nil, ("could not remove the venv %s: %s"):format(fp, tostring(rerr)) end
-  end
-  return true, ("%d job(s) deleted, %d venv record(s) released"):format(deleted, #fps)
+  local released, rerr = venv_owners.purge(ctx, st)
+  if not released then return nil, rerr end
+  return true, ("%d job(s) deleted, %d venv record(s) released"):format(deleted, released)
 end
 
 

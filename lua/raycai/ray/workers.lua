@@ -238,7 +238,7 @@ function M.apply(ctx)
   st.workers_ready = #names
   overlap.phase_end(st, "workers")  -- issue 17
   -- every application now uses this run's venvs: the cluster's older ones can go
-  require("raycai.ray.setup").collect(ctx, st)
+  require("raycai.ray.venv_owners").collect(ctx, st)
   return true, ("%d/%d workers running"):format(#names, #names)
 end
 
