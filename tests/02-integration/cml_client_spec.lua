@@ -401,6 +401,25 @@ describe("raycai.cml", function()
       assert.equal("t", paths[3])
     end)
 
+    it("a together inside a function joins the enclosing round", function()
+      s:clear_requests()
+      local res = c:together(function()
+        c:download_file(pid, "t/none.txt")
+        return #c:list_files(pid, "t").files  -- round 2
+      end, function()
+        c:download_file(pid, "t/one.txt")
+        local inner = c:together(function() return c:download_file(pid, "t/one.txt") end,  -- round 2 too
+          function() return select(2, c:download_file(pid, "t/none.txt")).status end)
+        return inner[1][1], inner[2][1]
+      end)
+      assert.same({ 1, n = 1 }, res[1])
+      assert.same({ "one", 404, n = 2 }, res[2])
+      local paths = logged_paths()
+      assert.equal(5, #paths)
+      -- a nested round of its own would have gone out before the first function's listing
+      assert.equal("t", paths[3])
+    end)
+
     it("walks every page of a list inside a function", function()
       local res = c:together(function()
         return c:all("list_projects", { page_size = 1 })

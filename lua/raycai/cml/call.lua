@@ -304,6 +304,7 @@ end
 -- Coroutines run by M.together, each mapped to its client: their calls are sent in batches.
 local members = setmetatable({}, { __mode = "k" })
 local BATCH = {}  -- the marker a member yields with its call
+local BATCH_MANY = {}  -- the marker a member yields with a nested together's calls
 
 
 --- Run one call; returns result or nil, err. Inside M.together the call waits for the other
@@ -324,7 +325,10 @@ end
 --- function's calls stay in order; retries and deadlines are per call as usual. Returns an
 --- array, in order, of each function's results packed (table.pack). An error in one function
 --- is raised after the calls already sent have come back, with the others left unfinished.
+--- Called inside one of those functions (for the same client), together's calls join the outer
+--- round instead of making one of their own: nested side-by-side reads compose.
 function M.together(client, fns)
+  local outer = members[coroutine.running()] == client
   local cos, results, resume = {}, {}, {}
   for i, fn in ipairs(fns) do
     cos[i] = coroutine.create(fn)
@@ -332,7 +336,9 @@ function M.together(client, fns)
     resume[i] = { n = 0 }
   end
   while true do
-    local specs, who, deadline_at = {}, {}, math.huge
+    -- slots[k] = { i, first, n }: function i's calls are specs[first .. first + n - 1]; n is nil
+    -- for one call (BATCH), else the count of a nested together's calls (BATCH_MANY)
+    local specs, slots, deadline_at = {}, {}, math.huge
     for i, co in ipairs(cos) do
       local args = resume[i]
       if args then
@@ -342,8 +348,14 @@ function M.together(client, fns)
           error(r[2], 0)  -- as raised (a table stays a table)
         elseif coroutine.status(co) == "dead" then
           results[i] = table.pack(table.unpack(r, 2, r.n))
-        elseif r[2] == BATCH then
-          specs[#specs + 1], who[#who + 1] = r[3], i
+        elseif r[2] == BATCH or r[2] == BATCH_MANY then
+          local many = r[2] == BATCH_MANY
+          slots[#slots + 1] = { i, #specs + 1, many and #r[3] or nil }
+          if many then
+            for _, spec in ipairs(r[3]) do specs[#specs + 1] = spec end
+          else
+            specs[#specs + 1] = r[3]
+          end
           deadline_at = math.min(deadline_at, r[4] or clock.monotonic() + client.deadline)
         else
           error("together: a function yielded outside a CML call", 2)
@@ -351,8 +363,20 @@ function M.together(client, fns)
       end
     end
     if #specs == 0 then break end
-    local outs = M.run(client, specs, #specs, deadline_at)
-    for k, i in ipairs(who) do resume[i] = { outs[k][1], outs[k][2], n = 2 } end
+    local outs
+    if outer then  -- nested: this round joins the enclosing together's
+      outs = coroutine.yield(BATCH_MANY, specs, deadline_at)
+    else
+      outs = M.run(client, specs, #specs, deadline_at)
+    end
+    for _, slot in ipairs(slots) do
+      local i, first, n = slot[1], slot[2], slot[3]
+      if n then
+        resume[i] = { table.move(outs, first, first + n - 1, 1, {}), n = 1 }
+      else
+        resume[i] = { outs[first][1], outs[first][2], n = 2 }
+      end
+    end
   end
   return results
 end

@@ -451,13 +451,17 @@ end
 local function read_jobs(st)
   local jobs, jerr = find_jobs(st)
   if not jobs then return nil, jerr end
-  local lasts = {}
+  local names, fns = {}, {}
   for _, name in ipairs(job_names(st)) do
     if jobs[name] then
-      local last, rerr = last_run(st.client, st.project.id, jobs[name].id)
-      if last == nil then return nil, rerr end
-      lasts[name] = last
+      names[#names + 1] = name
+      fns[#fns + 1] = function() return last_run(st.client, st.project.id, jobs[name].id) end
     end
+  end
+  local lasts = {}
+  for k, res in ipairs(st.client:together(table.unpack(fns))) do  -- side by side (in status' round)
+    if res[1] == nil then return nil, res[2] end
+    lasts[names[k]] = res[1]
   end
   return { jobs = jobs, lasts = lasts }
 end
