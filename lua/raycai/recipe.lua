@@ -8,9 +8,10 @@
 --   status(ctx)  -> list of rows { kind, name, role, state, ... } | nil, err
 --   early(ctx)   -> nothing (optional, up only): work that needs nothing from the steps before,
 --                   run while one of them waits (ctx:idle()); apply then finds its result in ctx.state
---   status_reads(ctx) -> functions (optional): reads status needs that need nothing from the other
---                   steps' reads; every step's go out side by side in one client:together round
---                   before the first status(ctx), which then finds their results in ctx.state
+--   reads(ctx, phase) -> functions (optional; phase "plan" or "status"): reads that the step's
+--                   plan or status needs and that need nothing from the other steps; every step's
+--                   go out side by side in one client:together round before the phase's first
+--                   step, whose functions then find their results in ctx.state
 --   needs        -> { "client", ..., plan = { ... }, apply = { ... } } (optional): what the runner
 --                   prepares before the first step that needs it (M.NEEDS and the recipe's own
 --                   providers, def.needs); a list entry is needed by every function, a keyed list
@@ -64,7 +65,7 @@ M.NEEDS = {
   end,
 }
 
-local STEP_FUNCTIONS = { "plan", "apply", "destroy", "status", "early", "status_reads" }
+local STEP_FUNCTIONS = { "plan", "apply", "destroy", "status", "early", "reads" }
 local NEED_KEYS = { plan = true, apply = true, destroy = true, status = true }
 
 
@@ -528,15 +529,15 @@ function Recipe:down(ctx)
 end
 
 
---- status: every step's status_reads, side by side in one round (one round trip where each
---- step's status would read in turn). Returns true or nil, err, code (a need that failed).
-local function status_reads(self, ctx)
+--- plan, status: every step's reads for the phase, side by side in one round (one round trip
+--- where each step would read in its turn). Returns true or nil, err, code (a need that failed).
+local function early_reads(self, ctx, phase)
   local fns = {}
   for _, step in ipairs(self:step_list(ctx.params)) do
-    if step.status_reads then
-      local ready, nerr, ncode = self:prepare(ctx, step_needs(step, "status"))
+    if step.reads and step[phase] then
+      local ready, nerr, ncode = self:prepare(ctx, step_needs(step, phase))
       if not ready then return nil, nerr, ncode end
-      for _, fn in ipairs({ step.status_reads(ctx) }) do fns[#fns + 1] = fn end
+      for _, fn in ipairs({ step.reads(ctx, phase) }) do fns[#fns + 1] = fn end
     end
   end
   if #fns == 0 then return true end
@@ -550,10 +551,8 @@ end
 --- Every step's `fname` list (plan's changes, status's rows), each item tagged with its step.
 local function collect(self, ctx, fname)
   begin_phase(ctx, fname)
-  if fname == "status" then
-    local ok, err, code = status_reads(self, ctx)
-    if not ok then return nil, err, code end
-  end
+  local read, rerr, rcode = early_reads(self, ctx, fname)
+  if not read then return nil, rerr, rcode end
   local out = {}
   for _, step in ipairs(self:step_list(ctx.params)) do
     if step[fname] then

@@ -92,7 +92,7 @@ end
 --- The AUTOSTOP cell of status: the file's setting of cluster `st`, "?" when unreadable.
 function M.status_text(st)
   if not (st and st.client and st.project and st.names) then return "—" end
-  local early = st.status_read and st.status_read.autostop  -- read beside status' other reads
+  local early = st.reads and st.reads.autostop  -- read beside status' other reads (head.reads)
   local s
   if early then s = early[1] else s = M.read(st.client, st.project.id, st.names) end
   if s == nil then return "?" end

@@ -8,6 +8,7 @@ local setup = require "raycai.ray.setup"
 local ui = require "raycai.ui"
 local cjson = require "cjson.safe"
 local overlap = require "raycai.ray.overlap"  -- issue 17
+local state = require "raycai.ray.state"
 
 local M = {}
 
@@ -22,11 +23,12 @@ local function want(ctx, st)
 end
 
 
---- head.json of this generation, if the head has written it (never waits).
-function M.head_info(st, generation)
-  local data = st.client:download_file(st.project.id, st.names.files.head_json)
+--- head.json of this generation, if the head has written it (never waits). `data` (optional):
+--- its content as read before (false: it was missing), instead of downloading it now.
+function M.head_info(st, generation, data)
+  if data == nil then data = st.client:download_file(st.project.id, st.names.files.head_json) end
   if not data then return nil end
-  local info = cjson.decode(data)
+  local info = cjson.decode(data)  -- cjson.safe: a torn or hand-edited file is no address
   if type(info) ~= "table" or info.generation ~= generation then return nil end
   return info
 end
@@ -40,7 +42,8 @@ function M.plan(ctx)
   end
   local body, spec = want(ctx, st)
   if not body then return nil, spec end
-  local list, lerr = apps.list(st)
+  local list, lerr = state.reads(st, ctx).listed, nil  -- M.reads listed it beside the others' reads
+  if not list then list, lerr = apps.list(st) end
   if not list then return nil, lerr end
   st.app_list = list
   local head = list[st.names.head]
@@ -182,58 +185,54 @@ function M.destroy(ctx)
 end
 
 
---- status' reads of the head (a step's status_reads, raycai.recipe: they go out in one round with
---- the other steps'): the cluster's applications (st.app_list, also start_workers' status),
---- head.json, read without waiting for the listing (M.status checks its generation), and the
---- AUTOSTOP column's file (issue 16). A failed listing is left for M.status to repeat.
-function M.status_reads(ctx)
+--- The head's early reads (a step's reads, raycai.recipe: in one round with the other steps'):
+--- the cluster's applications (plan's and status' listing, also start_workers'), and head.json,
+--- read without waiting for the listing (its generation is checked when it is used): status
+--- shows the address; up's summary does (state.head_json_early), so only `plan` goes without.
+--- status also reads the AUTOSTOP column's file (issue 16). A failed read is left for the
+--- step to repeat.
+function M.reads(ctx, phase)
   local st = cluster.prepare(ctx, false)
   if not (st and st.project) then return end
-  local read = {}
-  st.status_read = read
-  return function()
-    local list = apps.list(st)
-    if list then st.app_list, read.listed = list, true end
-  end, function()
-    read.head_json = st.client:download_file(st.project.id, st.names.files.head_json) or false
-  end, function()
-    read.autostop = { require("raycai.ray.autostop").read(st.client, st.project.id, st.names) }
+  local read = state.reads(st, ctx)
+  local fns = { function() read.listed = apps.list(st) end }
+  if phase == "status" or ctx.options.action ~= "plan" then
+    fns[#fns + 1] = function()
+      local data = st.client:download_file(st.project.id, st.names.files.head_json) or false
+      read.head_json = data
+      if phase == "plan" then st.head_json_early = data end
+    end
   end
-end
-
-
---- head.json's content for this generation (read by status_reads, else now), or nil.
-local function status_head_info(st, generation)
-  local data = st.status_read and st.status_read.head_json
-  if data == nil then return M.head_info(st, generation) end
-  local info = data and cjson.decode(data)
-  if type(info) ~= "table" or info.generation ~= generation then return nil end
-  return info
+  if phase == "status" then
+    fns[#fns + 1] = function()
+      read.autostop = { require("raycai.ray.autostop").read(st.client, st.project.id, st.names) }
+    end
+  end
+  return table.unpack(fns)
 end
 
 
 function M.status(ctx)
   local st, err = cluster.prepare(ctx, false)
   if not st or not st.project then return st and {} or nil, err end
-  if not (st.status_read and st.status_read.listed) then
-    local list, lerr = apps.list(st)
-    if not list then return nil, lerr end
-    st.app_list = list
-  end
-  local list = st.app_list
+  local read = state.reads(st, ctx)
+  local list, lerr = read.listed, nil
+  if not list then list, lerr = apps.list(st) end
+  if not list then return nil, lerr end
+  st.app_list = list
   local head = list[st.names.head]
   if not head then
     return { { kind = "application", role = "head", name = st.names.head, state = "absent", healthy = false } }
   end
   st.generation = apps.env_of(head).RAYCAI_GENERATION
-  local info = status_head_info(st, st.generation)
+  local info = M.head_info(st, st.generation, read.head_json)
   st.head_address = info and info.address
   return { apps.row(head, "head", { subdomain = head.subdomain, healthy = head.status == "APPLICATION_RUNNING" }) }
 end
 
 
 M.step = { name = "start_head", plan = M.plan, apply = M.apply, destroy = M.destroy, status = M.status,
-           status_reads = M.status_reads,
+           reads = M.reads,
            early = overlap.early }  -- issue 17: the head (and workers) start during the setup wait
 
 return M

@@ -304,11 +304,15 @@ end
 
 
 --- The head's address for the summary, from head.json unless already known. Workers join only
---- once head.json is written, so after up it is usually there.
-local function read_head_address(st)
+--- once head.json is written, so after up it is usually there. Plan read it already
+--- (head.reads): that read serves when up changed nothing, or when it names this generation.
+local function read_head_address(st, unchanged)
   if not st.head_address and st.generation and st.project and not st.head_json_read then
     st.head_json_read = true
-    local info = require("raycai.ray.head").head_info(st, st.generation)
+    local head = require "raycai.ray.head"
+    local early = st.head_json_early
+    local info = early ~= nil and head.head_info(st, st.generation, early) or nil
+    if not info and not (unchanged and early ~= nil) then info = head.head_info(st, st.generation) end
     st.head_address = info and info.address
   end
 end
@@ -332,7 +336,7 @@ end
 local function summary(ctx)
   local st = run_state.of(ctx)
   if not st then return nil end
-  read_head_address(st)
+  read_head_address(st, ctx.state.unchanged)
   local armed, aerr = require("raycai.ray.autostop").arm(ctx, st, st.generation)  -- issue 16
   if not armed then ui.warn("could not arm autostop: " .. tostring(aerr)) end
   local overlap = require "raycai.ray.overlap"  -- issue 17: where the time went

@@ -9,6 +9,7 @@ local clock = require "raycai.clock"
 local overlap = require "raycai.ray.overlap"  -- issue 17
 local apps = require "raycai.ray.apps"
 local venv_owners = require "raycai.ray.venv_owners"
+local state = require "raycai.ray.state"
 local sorted_keys = require("raycai.tables").sorted_keys
 
 local M = {}
@@ -129,6 +130,29 @@ local function wait_run(ctx, client, pid, run, due_at)
 end
 
 
+--- plan's independent reads, as functions for client:together: the cluster folder (its listing
+--- also serves write_launchers' plan), the jobs, the venv markers. Their results, packed, are
+--- what M.plan takes.
+local function plan_reads(st, s)
+  local pid = st.project.id
+  local fns = { function()
+    local entries, lerr = files.list(st.client, pid, st.names.dir)
+    if not entries then return nil, lerr end
+    st.plan_entries = entries
+    return entries
+  end }
+  -- every venv's job in one listing: the name filter matches substrings, and each job name
+  -- starts with the head's (raycai-<c>-setup, raycai-<c>-setup-worker)
+  fns[2] = function()
+    return st.client:list_all("list_jobs", { pid }, { search_filter = { name = st.names.job } })
+  end
+  for _, v in ipairs(s.venvs) do
+    fns[#fns + 1] = function() return venv_ready(st.client, pid, v.dir) end
+  end
+  return table.unpack(fns)
+end
+
+
 function M.plan(ctx)
   local st, err = cluster.prepare(ctx, false)
   if not st then return nil, err end
@@ -160,23 +184,7 @@ function M.plan(ctx)
     return changes
   end
   local pid = st.project.id
-  -- independent reads, side by side: the cluster folder (its listing also serves
-  -- write_launchers' plan), the jobs, the venv markers
-  local fns = { function()
-    local entries, lerr = files.list(st.client, pid, st.names.dir)
-    if not entries then return nil, lerr end
-    st.plan_entries = entries
-    return entries
-  end }
-  -- every venv's job in one listing: the name filter matches substrings, and each job name
-  -- starts with the head's (raycai-<c>-setup, raycai-<c>-setup-worker)
-  fns[2] = function()
-    return st.client:list_all("list_jobs", { pid }, { search_filter = { name = st.names.job } })
-  end
-  for _, v in ipairs(s.venvs) do
-    fns[#fns + 1] = function() return venv_ready(st.client, pid, v.dir) end
-  end
-  local res = st.client:together(table.unpack(fns))
+  local res = state.reads(st, ctx).setup or st.client:together(plan_reads(st, s))  -- (M.reads)
   if not res[1][1] then return nil, res[1][2] end
   if not res[2][1] then return nil, res[2][2] end
   -- a setup script matters only when its venv is built, and every build writes it first
@@ -467,12 +475,19 @@ local function read_jobs(st)
 end
 
 
---- status' read of the jobs (a step's status_reads: in one round with the other steps', issue 17).
-function M.status_reads(ctx)
+--- The step's early reads (raycai.recipe: in one round with the other steps', issue 17): plan's
+--- folder, jobs and markers (their results packed in one function's, as plan's own round
+--- gives them), status' jobs and their last runs.
+function M.reads(ctx, phase)
   local st = cluster.prepare(ctx, false)
   if not (st and st.project) then return end
-  st.setup_status_read = nil
-  return function() st.setup_status_read = { read_jobs(st) } end
+  local read = state.reads(st, ctx)
+  if phase == "status" then
+    return function() read.setup = { read_jobs(st) } end
+  end
+  local s = M.scripts(ctx, st)
+  if not s then return end  -- plan reports it
+  return function() read.setup = st.client:together(plan_reads(st, s)) end
 end
 
 
@@ -483,8 +498,7 @@ function M.status(ctx)
     return { { kind = "project", name = ctx.params.project, state = "absent", healthy = false } }
   end
   local rows = {}
-  local read = st.setup_status_read or { read_jobs(st) }
-  st.setup_status_read = nil
+  local read = state.reads(st, ctx).setup or { read_jobs(st) }
   if not read[1] then return nil, read[2] end
   local jobs, lasts = read[1].jobs, read[1].lasts
   for i, name in ipairs(job_names(st)) do
@@ -503,6 +517,6 @@ end
 
 
 M.step = { name = "setup_venv", plan = M.plan, apply = M.apply, destroy = M.destroy, status = M.status,
-           status_reads = M.status_reads }
+           reads = M.reads }
 
 return M

@@ -32,8 +32,9 @@ local M = {}
 ---@field app_start_seconds? number how long the head took to start (head; workers' first look)
 ---@field head_listing? table  start_head's last listing (its head running): start_workers' read and first look (head, workers)
 ---@field app_list? table       the cluster's applications by name, listed once (apps.listed, head, workers)
----@field status_read? table    status' early reads: listed, head_json, autostop (head.status_reads)
----@field setup_status_read? table status' early read of the setup jobs: { {jobs, lasts} } or { nil, err } (setup.status_reads)
+---@field reads? table          the phase's early reads (a step's reads, raycai.recipe; M.reads): listed, head_json,
+---                              autostop, setup (head.reads, setup.reads)
+---@field head_json_early? string|false head.json as up's plan read it (head.reads; the summary checks its generation)
 ---@field desired? table        memoized bodies and spec hashes by role#index (apps.desired)
 ---@field script_hashes? table  hash of each role's launcher (apps)
 ---@field workers_ready? integer workers RUNNING (workers)
@@ -44,7 +45,7 @@ M.FIELDS = {
   "client", "t0", "names", "project", "fresh", "shm_raised", "runtimes", "runtime_ids", "runtime_error",
   "runtime_code", "scripts", "plan_entries", "job", "owners", "setup_waiting", "launchers_written", "overlap",
   "generation", "head", "head_address", "head_json_read", "app_start_seconds", "head_listing", "app_list",
-  "status_read", "setup_status_read", "desired", "script_hashes", "workers_ready", "deleted_workers",
+  "reads", "head_json_early", "desired", "script_hashes", "workers_ready", "deleted_workers",
 }
 local DECLARED = {}
 for _, f in ipairs(M.FIELDS) do DECLARED[f] = true end
@@ -66,6 +67,18 @@ local State = {
 ---@return raycai.ray.RayRunState
 function M.new(client, t0)
   return setmetatable({ client = client, runtimes = {}, t0 = t0 }, State)
+end
+
+
+--- The early reads of ctx's current phase (plan, status: the steps' reads, raycai.recipe): one
+--- table per phase, so a later phase never takes an earlier one's answers for its own.
+function M.reads(st, ctx)
+  local r = st.reads
+  if not (r and r.phase == ctx.ready) then
+    r = { phase = ctx.ready }  -- ctx.ready is new in each phase (raycai.recipe begin_phase)
+    st.reads = r
+  end
+  return r
 end
 
 
