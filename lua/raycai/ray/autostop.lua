@@ -66,6 +66,9 @@ end
 
 --- After a successful up or resume: arm the watcher of generation `generation` with the
 --- recipe's settings. Off with no file yet: nothing is written. Returns true or nil, err.
+--- One listing of the cluster folder at most (none when this run's plan listed it) and one
+--- comparison of the file (files.sync's): the off case needs only the listing to see there is
+--- no file to turn off.
 function M.arm(ctx, st, generation)
   if not (st and st.client and st.project and st.names and generation) then return true end
   local a = ctx.params.autostop
@@ -74,11 +77,14 @@ function M.arm(ctx, st, generation)
   -- the cluster folder as this run's plan listed it (setup_venv), so that an up of a cluster
   -- without autostop sends no request for it; autostop.json is written by nobody else in a run
   local entries = st.plan_entries or (st.fresh and {}) or nil
-  if a.idle_minutes <= 0 then
-    local change, err = files.compare(st.client, st.project.id, path, content, entries)
-    if not change then return nil, err end
-    if change == "create" then return true end
+  if not entries then
+    local err
+    entries, err = files.list(st.client, st.project.id, st.names.dir)
+    if not entries then return nil, err end
   end
+  -- off and no file: nothing to turn off (CML's copies "autostop(1).json" beside no file are
+  -- left as they were: sync would only have created the file)
+  if a.idle_minutes <= 0 and not entries[M.FILE] then return true end
   local change, err = files.sync(st.client, st.project.id, path, content, entries)
   if not change then return nil, err end
   if change ~= "keep" then
