@@ -151,27 +151,16 @@ function M.run(ctx, args)
   end
   local cur, rerr = M.read(st.client, st.project.id, st.names)
   if cur == nil then ui.error("could not read " .. M.path(st.names) .. ": " .. tostring(rerr)) return 1 end
+  local report = require "raycai.ui.day2_report"  -- (it requires this module: not at the top)
   if want == false then
-    ui.event("autostop", { cluster = ctx.params.cluster, idle_minutes = cur and cur.idle_minutes or 0,
-                           down = cur and cur.down or false, generation = cur and cur.generation or nil })
-    ui.out(("autostop of cluster %s: %s"):format(ctx.params.cluster, M.text(cur)))
+    report.autostop_shown(ctx.params.cluster, cur)
     return 0
   end
   local generation = require("raycai.ray.apps").env_of(head).RAYCAI_GENERATION
   local ok, werr = files.sync(st.client, st.project.id, M.path(st.names),
     M.content(ctx.params.cluster, want.minutes, want.down, generation))
   if not ok then ui.error("could not write " .. M.path(st.names) .. ": " .. tostring(werr)) return 1 end
-  local shown = M.text { idle_minutes = want.minutes, down = want.down }
-  ui.event("autostop", { cluster = ctx.params.cluster, idle_minutes = want.minutes, down = want.down,
-                         generation = generation })
-  if want.minutes <= 0 then
-    ui.out(("autostop of cluster %s cancelled: it runs until down or suspend (the next up or resume "
-      .. "applies the recipe's autostop.idle_minutes again)"):format(ctx.params.cluster))
-  else
-    ui.out(("autostop of cluster %s: %s: after %g minute(s) without Ray driver activity the head %s the "
-      .. "cluster"):format(ctx.params.cluster, shown, want.minutes,
-      want.down and "deletes the applications of" or "suspends"))
-  end
+  report.autostop_set(ctx.params.cluster, want.minutes, want.down, generation)
   return 0
 end
 

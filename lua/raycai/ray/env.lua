@@ -7,12 +7,9 @@ local apps = require "raycai.ray.apps"
 local head = require "raycai.ray.head"
 local setup = require "raycai.ray.setup"
 local ui = require "raycai.ui"
-local term = require "raycai.term"
+local report = require "raycai.ui.day2_report"
 
 local M = {}
-
-
-local function quote(v) return "'" .. tostring(v):gsub("'", "'\\''") .. "'" end
 
 
 --- The variables for a driver: { RAY_ADDRESS, RAYCAI_CLUSTER_DIR, venv } or nil, message.
@@ -42,23 +39,7 @@ function M.run(ctx, args)
   if not st then ui.error(err) return 2 end
   local v, verr = M.values(ctx, st)
   if not v then ui.error(verr) return 2 end
-  if ui.is_json() then
-    ui.event("env", { RAY_ADDRESS = v.RAY_ADDRESS, RAYCAI_CLUSTER_DIR = "$HOME/" .. v.RAYCAI_CLUSTER_DIR,
-                      venv = "$HOME/" .. v.venv, generation = v.generation,
-                      RAY_AUTH_MODE = v.token_path and "token" or nil,
-                      RAY_AUTH_TOKEN_PATH = v.token_path and ("$HOME/" .. v.token_path) or nil })
-    return 0
-  end
-  term.write("stdout", table.concat({
-    "# cluster " .. ctx.params.cluster .. " (generation " .. tostring(v.generation) .. "): eval \"$(raycai-run ... env)\"",
-    "export RAY_ADDRESS=" .. quote(v.RAY_ADDRESS),
-    "export RAYCAI_CLUSTER_DIR=\"$HOME\"/" .. quote(v.RAYCAI_CLUSTER_DIR),
-    "export VIRTUAL_ENV=\"$HOME\"/" .. quote(v.venv),
-    "export PATH=\"$VIRTUAL_ENV/bin:$PATH\"",
-    -- Ray's token authentication: the driver reads the token from the file (never printed)
-    v.token_path and "export RAY_AUTH_MODE=token" or "unset RAY_AUTH_MODE",
-    v.token_path and ("export RAY_AUTH_TOKEN_PATH=\"$HOME\"/" .. quote(v.token_path)) or "unset RAY_AUTH_TOKEN_PATH",
-    "" }, "\n"))
+  report.env(ctx.params.cluster, v)
   return 0
 end
 

@@ -2,7 +2,7 @@
 -- cluster's submissions, from their files in the project (raycai.ray.submissions).
 local subs = require "raycai.ray.submissions"
 local ui = require "raycai.ui"
-local term = require "raycai.term"
+local report = require "raycai.ui.day2_report"
 local apps = require "raycai.ray.apps"
 
 local M = {}
@@ -29,19 +29,11 @@ local function row(sub)
 end
 
 
-local function list(st)
-  local rows = { { "SUBMISSION", "STATUS", "START", "DURATION", "EXIT", "ENTRYPOINT" } }
+--- The rows of `job list` (raycai.ui.day2_report.jobs prints them).
+function M.rows(st)
   local out = {}
-  for _, sub in ipairs(subs.get_many(st, subs.ids(st))) do
-    local r = row(sub)
-    out[#out + 1] = r
-    rows[#rows + 1] = { r.id, r.status, r.start_time or "", r.duration,
-                        r.exit_code ~= nil and tostring(r.exit_code) or "", r.entrypoint or "" }
-  end
-  if ui.is_json() then ui.event("jobs", { jobs = out }) return 0 end
-  if #out == 0 then ui.out("no submissions") return 0 end
-  ui.table(rows)
-  return 0
+  for _, sub in ipairs(subs.get_many(st, subs.ids(st))) do out[#out + 1] = row(sub) end
+  return out
 end
 
 
@@ -54,7 +46,10 @@ function M.run(ctx, args)
   if args.words[3] then ui.error(("unexpected argument '%s'"):format(args.words[3])) return 2 end
   local st, err = subs.cluster(ctx)
   if not st then ui.error(err) return 2 end
-  if sub_cmd == "list" then return list(st) end
+  if sub_cmd == "list" then
+    report.jobs(M.rows(st))
+    return 0
+  end
   if not sid then
     local ids = subs.ids(st)
     ui.error(("job %s needs a submission id; %s"):format(sub_cmd, #ids == 0 and "the cluster has none"
@@ -64,17 +59,13 @@ function M.run(ctx, args)
   local sub = subs.get(st, sid)
   if not sub then ui.error(subs.unknown(st, sid)) return 2 end
   if sub_cmd == "status" then
-    local r = row(sub)
-    ui.event("job_status", r)
-    if not ui.is_json() then
-      ui.out(("%s: %s%s"):format(sid, r.status, r.message and (" (" .. r.message .. ")") or ""))
-    end
+    report.job_status(row(sub))
     return 0
   elseif sub_cmd == "stop" then
-    if subs.TERMINAL[sub.state] then ui.out(("%s already ended: %s"):format(sid, sub.state)) return 0 end
+    if subs.TERMINAL[sub.state] then report.job_stop(sid, sub.state) return 0 end
     local ok, serr = subs.stop(st, sid)
     if not ok then ui.error(serr) return 1 end
-    ui.out(("stopping %s"):format(sid))
+    report.job_stop(sid)
     return 0
   end
   -- logs
@@ -82,8 +73,7 @@ function M.run(ctx, args)
     return subs.follow(ctx, st, sid, { recipe = ctx.options.recipe })
   end
   local text = st.client:download_file(st.project.id, subs.dir(st, sid) .. "/output.log") or ""
-  if ui.is_json() then ui.event("job_output", { submission_id = sid, text = text })
-  else term.write("stdout", text) end
+  report.job_output(sid, text)
   return 0
 end
 

@@ -7,7 +7,7 @@ local subs = require "raycai.ray.submissions"
 local files = require "raycai.cml.files"
 local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
-local term = require "raycai.term"
+local report = require "raycai.ui.day2_report"
 local clock = require "raycai.clock"
 local fs = require "raycai.fs"
 
@@ -95,12 +95,6 @@ local function last_lines(text, n)
 end
 
 
-local function show(path, text)
-  if ui.is_json() then ui.event("log_output", { path = path, text = text }) return end
-  term.write("stdout", text)
-end
-
-
 --- Follow project files of one folder (a node's log, or every node of a group) like
 --- `tail -f`: one listing per turn, a file downloaded only when the listing shows it grew or
 --- shrank (rotated: printed again from its start), a `==> path <==` header when the output
@@ -110,11 +104,9 @@ local function follow(st, paths, shown)
   local dir = paths[1]:match("^(.*)/[^/]+$")
   local last = paths[#paths]  -- the initial print ended with it
   local function print_from(path, text)
-    if last ~= path and not ui.is_json() then
-      term.write("stdout", "\n==> " .. path .. " <==\n")
-    end
+    if last ~= path then report.log_header(path, true) end
     last = path
-    show(path, text)
+    report.log_output(path, text)
   end
   poll.wait(function()
     local entries, err = files.list(st.client, st.project.id, dir)
@@ -160,7 +152,7 @@ local function download_tree(st, out_dir)
   for _, id in ipairs(subs.ids(st)) do
     save("jobs/" .. id .. "/output.log", subs.dir(st, id) .. "/output.log")
   end
-  ui.out(("wrote %d log file(s) to %s"):format(count, out_dir))
+  report.logs_written(count, out_dir)
   return 0
 end
 
@@ -187,10 +179,8 @@ local function print_files(st, paths, tail)
   local shown = {}
   for i, p in ipairs(paths) do
     local data = st.client:download_file(st.project.id, p) or ""
-    if #paths > 1 and not ui.is_json() then
-      term.write("stdout", (i > 1 and "\n" or "") .. "==> " .. p .. " <==\n")
-    end
-    show(p, last_lines(data, tail))
+    if #paths > 1 then report.log_header(p, i > 1) end
+    report.log_output(p, last_lines(data, tail))
     shown[p] = #data
   end
   return shown

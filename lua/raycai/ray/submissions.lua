@@ -8,7 +8,6 @@ local files = require "raycai.cml.files"
 local apps = require "raycai.ray.apps"
 local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
-local term = require "raycai.term"
 local clock = require "raycai.clock"
 local cjson = require "cjson.safe"
 
@@ -162,8 +161,7 @@ end
 --- Print new output text (or a json event).
 local function emit(sid, text)
   if text == "" then return end
-  if ui.is_json() then ui.event("job_output", { submission_id = sid, text = text })
-  else term.write("stdout", text) end
+  require("raycai.ui.day2_report").job_output(sid, text)
 end
 
 
@@ -235,20 +233,13 @@ function M.follow(_ctx, st, sid, opts)
     end
     return 130
   end
-  ui.event("job_finished", { submission_id = sid, status = final.status, message = final.message,
-                             exit_code = final.exit_code })
-  if final.status ~= "SUCCEEDED" then
-    local msg = ("submission %s %s: %s"):format(sid, final.status, tostring(final.message or ""))
-    if final.reason == "head_unreachable" then
-      local list = apps.list(st)
-      local head = list and list[st.names.head]
-      msg = ("%s (head application %s is %s); see raycai-run %s logs head"):format(msg, st.names.head,
-        head and head.status or "absent", opts.recipe or "RECIPE")
-    end
-    ui.error(msg)
-  elseif not ui.is_json() then
-    ui.info(("submission %s SUCCEEDED"):format(sid))
+  local head_note
+  if final.status ~= "SUCCEEDED" and final.reason == "head_unreachable" then
+    local list = apps.list(st)
+    local head = list and list[st.names.head]
+    head_note = ("head application %s is %s"):format(st.names.head, head and head.status or "absent")
   end
+  require("raycai.ui.day2_report").job_finished(sid, final, head_note, opts.recipe or "RECIPE")
   return M.exit_code(final.status)
 end
 

@@ -14,6 +14,7 @@ local head = require "raycai.ray.head"
 local launcher_text = require "raycai.ray.launcher_text"
 local subs = require "raycai.ray.submissions"
 local ui = require "raycai.ui"
+local report = require "raycai.ui.day2_report"
 local clock = require "raycai.clock"
 local hash = require "raycai.hash"
 local cjson = require "cjson"
@@ -115,8 +116,7 @@ function M.run(ctx, args)
   if job == nil then ui.error("could not look up the submitter job: " .. tostring(run)) return 1 end
   local existing = job and subs.get(st, sid)
   if job and run and not subs.RUN_FINISHED[run.status] and not args.rerun then
-    ui.info(("submission %s is running (%s): attaching to it"):format(sid, run.status))
-    ui.event("job_attached", { submission_id = sid, job = job.name, run = run.id })
+    report.job_attached(sid, job.name, run.id, run.status)
     if args.detach then return 0 end
     return subs.follow(ctx, st, sid, { recipe = recipe, stop_on_interrupt = true })
   end
@@ -163,12 +163,8 @@ function M.run(ctx, args)
   end
   local r, rerr = client:create_job_run(pid, job.id, {}, { no_runs = fresh })
   if not r then ui.error(("could not start the submitter job %s: %s"):format(job.name, tostring(rerr))) return 1 end
-  ui.event("job_submitted", { submission_id = sid, job = job.name, run = r.id, entrypoint = spec.entrypoint })
-  ui.info(("submission %s: %s (CML job %s, run %s)"):format(sid, spec.entrypoint, job.name, r.id))
-  if args.detach then
-    ui.out(("submitted %s; follow it with: raycai-run %s job logs -f %s"):format(sid, recipe, sid))
-    return 0
-  end
+  report.job_submitted(sid, job.name, r.id, spec.entrypoint, recipe, args.detach)
+  if args.detach then return 0 end
   return subs.follow(ctx, st, sid, { recipe = recipe, stop_on_interrupt = true })
 end
 

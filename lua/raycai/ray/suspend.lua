@@ -114,9 +114,8 @@ function M.run(ctx, args)
   release()
   if not ok then ui.error(serr) return 1 end
   if not done then ui.error(werr) return 1 end
-  ui.event("cluster_suspended", { cluster = ctx.params.cluster, stopped = #workers + (apps.LIVE[head.status] and 1 or 0) })
-  ui.out(("cluster %s suspended: its applications are stopped (no CPU/GPU held); the project, venv and files "
-    .. "are kept. Bring it back with: raycai-run %s resume"):format(ctx.params.cluster, recipe))
+  require("raycai.ui.day2_report").suspended(ctx.params.cluster, #workers + (apps.LIVE[head.status] and 1 or 0),
+    recipe)
   return 0
 end
 
