@@ -143,7 +143,10 @@ end
 --- Run list; returns the exit code.
 function M.run(opts)
   local args = opts.day2
-  if #args.words > 0 then ui.error(("unexpected argument '%s' (see raycai-run --help)"):format(args.words[1])) return 2 end
+  if #args.words > 0 then
+    ui.error(("unexpected argument '%s' for list; it takes --project P or --all-projects"):format(args.words[1]))
+    return 2
+  end
   if args.project and args.all_projects then ui.error("give --project P or --all-projects, not both") return 2 end
   ui.event("run_started", { action = "list", version = require("raycai.host").version })
   local ctx = context.new({ name = "list" }, {}, opts)

@@ -139,16 +139,9 @@ end
 function M.run(ctx, args)
   local want, aerr = settings_of(args, ctx.params.autostop.down)
   if want == nil then ui.error(aerr) return 2 end
-  local st, err = require("raycai.ray.submissions").cluster(ctx)
-  if not st then ui.error(err) return 1 end
-  local list, lerr = require("raycai.ray.apps").list(st)
-  if not list then ui.error("could not list the cluster's applications: " .. tostring(lerr)) return 1 end
+  local st, list, code = require("raycai.ray.day2_cluster").existing(ctx)
+  if not st then ui.error(code == 1 and (list .. "; run up first") or list) return code end
   local head = list[st.names.head]
-  if not head then
-    ui.error(("cluster %s has no head application in project %s; run up first"):format(ctx.params.cluster,
-      ctx.params.project))
-    return 1
-  end
   local cur, rerr = M.read(st.client, st.project.id, st.names)
   if cur == nil then ui.error("could not read " .. M.path(st.names) .. ": " .. tostring(rerr)) return 1 end
   local report = require "raycai.ui.day2_report"  -- (it requires this module: not at the top)

@@ -1,6 +1,7 @@
 -- raycai.ray.jobs: `raycai-run RECIPE job list|status|logs [-f]|stop [ID]` (issue 15): the
 -- cluster's submissions, from their files in the project (raycai.ray.submissions).
 local subs = require "raycai.ray.submissions"
+local lookup = require "raycai.ray.day2_cluster"
 local ui = require "raycai.ui"
 local report = require "raycai.ui.day2_report"
 local apps = require "raycai.ray.apps"
@@ -8,6 +9,7 @@ local apps = require "raycai.ray.apps"
 local M = {}
 
 local SUBCOMMANDS = { list = true, status = true, logs = true, stop = true }
+local USAGE = "use job list, job status ID, job logs [-f] ID or job stop ID"
 
 
 --- "12s", "3m4s": the seconds between two ISO times, or "".
@@ -40,12 +42,13 @@ end
 function M.run(ctx, args)
   local sub_cmd, sid = args.words[1] or "list", args.words[2]
   if not SUBCOMMANDS[sub_cmd] then
-    ui.error(("unknown job command '%s'; use list, status ID, logs [-f] ID or stop ID"):format(sub_cmd))
+    ui.error(("unknown job command '%s'; %s"):format(sub_cmd, USAGE))
     return 2
   end
-  if args.words[3] then ui.error(("unexpected argument '%s'"):format(args.words[3])) return 2 end
-  local st, err = subs.cluster(ctx)
-  if not st then ui.error(err) return 2 end
+  local extra = args.words[sub_cmd == "list" and 2 or 3]  -- (job list takes no id)
+  if extra then ui.error(("unexpected argument '%s' for job %s; %s"):format(extra, sub_cmd, USAGE)) return 2 end
+  local st, err, code = lookup.state(ctx)
+  if not st then ui.error(err) return code end
   if sub_cmd == "list" then
     report.jobs(M.rows(st))
     return 0
@@ -72,7 +75,15 @@ function M.run(ctx, args)
   if args.follow then
     return subs.follow(ctx, st, sid, { recipe = ctx.options.recipe })
   end
-  local text = st.client:download_file(st.project.id, subs.dir(st, sid) .. "/output.log") or ""
+  local path = subs.dir(st, sid) .. "/output.log"
+  local text, terr = st.client:download_file(st.project.id, path)
+  if not text then
+    if not (type(terr) == "table" and terr.status == 404) then  -- 404: no output yet
+      ui.error(("could not download %s: %s"):format(path, tostring(terr)))
+      return 1
+    end
+    text = ""
+  end
   report.job_output(sid, text)
   return 0
 end

@@ -3,7 +3,6 @@
 -- entrypoint, working dir, env), status.json (the submitter writes it: Ray's job states) and
 -- output.log (the submitter's tee of the entrypoint). The CML job is raycai-<cluster>-submit-<id>.
 -- Shared by submit, job and logs.
-local cluster = require "raycai.ray.cluster"
 local files = require "raycai.cml.files"
 local apps = require "raycai.ray.apps"
 local poll = require "raycai.cml.poll"
@@ -32,17 +31,6 @@ function M.check_id(sid)
       :format(sid, M.MAX_ID)
   end
   return true
-end
-
-
---- The cluster's state for a day-2 action: st (prepared, project found) or nil, message.
-function M.cluster(ctx)
-  local st, err = cluster.prepare(ctx, false)
-  if not st then return nil, err end
-  if not st.project then
-    return nil, ("project %s has no cluster %s; run up first"):format(ctx.params.project, ctx.params.cluster)
-  end
-  return st
 end
 
 
