@@ -130,6 +130,15 @@ describe("day-2 failures", function()
     assert.equal("", r.stdout)
   end)
 
+  it("run exits with up's own code: 2 for a recipe error found before any change (was 1)", function()
+    local before = #s:state().projects
+    local r = raycai({ "run", "--", "python", "x.py" }, { "--set", "project=py313", "--set", "ray.version=2.40.0",
+                       "--set", "insecure_ray=true", "--set", "python.kernel=Python 3.13" })
+    assert.equal(2, r.code, r.stderr)
+    assert.matches("Ray 2%.40%.0 has no wheels for Python 3%.13", r.stderr)
+    assert.equal(before, #s:state().projects)
+  end)
+
   it("an argument a day-2 action does not take exits 2 naming what it takes", function()
     local r = raycai { "job", "list", "extra" }
     assert.equal(2, r.code)

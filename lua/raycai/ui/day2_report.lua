@@ -8,6 +8,7 @@
 local ui = require "raycai.ui"
 local term = require "raycai.term"
 local report = require "raycai.ui.report"
+local tables = require "raycai.tables"
 local autostop = require "raycai.ray.autostop"  -- its pure text(); it requires this lazily
 
 local M = {}
@@ -85,6 +86,31 @@ function M.job_submitted(sid, job, run, entrypoint, recipe, detach)
   ui.event("job_submitted", { submission_id = sid, job = job, run = run, entrypoint = entrypoint })
   ui.info(("submission %s: %s (CML job %s, run %s)"):format(sid, entrypoint, job, run))
   if detach then ui.out(("submitted %s; follow it with: raycai-run %s job logs -f %s"):format(sid, recipe, sid)) end
+end
+
+
+-- run (up, submit, then down by --down) ----------------------------------------------------
+
+--- The job of `run` ended: the run_job_finished event (r: submission_id, exit_code, policy,
+--- down, ttl), and, when the cluster stays, the line saying why and how to remove it; when it
+--- goes down after a --ttl, the line saying how long it waits.
+function M.run_job_finished(r)
+  ui.event("run_job_finished", { submission_id = r.submission_id, exit_code = r.exit_code, policy = r.policy,
+                                 down = r.down, ttl = r.ttl })
+  if not r.down then
+    ui.out(("cluster %s kept (--down=%s, the job %s): its logs: raycai-run %s logs job %s; remove it: "
+      .. "raycai-run %s down"):format(r.cluster, r.policy, r.exit_code == 0 and "succeeded" or "did not succeed",
+      r.recipe, r.submission_id, r.recipe))
+  elseif r.ttl > 0 then
+    ui.info(("keeping cluster %s %g s for a follow-up submit (--ttl), then down"):format(r.cluster, r.ttl))
+  end
+end
+
+
+--- `run` took the cluster down after its job.
+function M.run_down(cluster, recipe, sid)
+  ui.out(("cluster %s down; the job's logs stay in the project: raycai-run %s logs job %s"):format(cluster, recipe,
+    sid))
 end
 
 
@@ -176,9 +202,7 @@ end
 
 --- "1/2", or "cpu 1/1, gpu 0/2" for named groups; "0/0" without workers.
 local function groups_text(groups)
-  local parts, names = {}, {}
-  for g in pairs(groups) do names[#names + 1] = g end
-  table.sort(names)
+  local parts, names = {}, tables.sorted_keys(groups)
   for _, g in ipairs(names) do
     local x = groups[g]
     parts[#parts + 1] = (#names == 1 and g == "worker") and ("%d/%d"):format(x.ready, x.desired)
