@@ -121,6 +121,21 @@ describe("day-2 failures", function()
     assert.equal("out\n", raycai({ "job", "logs", "one" }).stdout)
   end)
 
+  it("job list whose folder CML cannot list exits 1 naming it (was 'no submissions', exit 0)", function()
+    s:fault { match = { method = "GET", path_suffix = "/files/.raycai/gpu/jobs" }, action = "status", status = 500,
+              count = -1 }
+    local r = raycai { "job", "list" }
+    local st = raycai { "job", "status", "one", "--json" }
+    s:clear_faults()
+    assert.equal(1, r.code, r.stdout .. r.stderr)
+    assert.matches("^could not list %.raycai/gpu/jobs", one_error(r))
+    assert.not_matches("no submissions", r.stdout)
+    assert.equal(0, st.code, st.stderr)  -- one submission's own folder is still listed
+    r = raycai { "job", "list" }
+    assert.equal(0, r.code, r.stderr)
+    assert.matches("\none%s+SUCCEEDED", r.stdout)
+  end)
+
   it("logs --out-dir that cannot be made exits 2 with one line and writes nothing", function()
     local file = os.tmpname()
     local r = raycai { "logs", "--out-dir", file .. "/sub" }

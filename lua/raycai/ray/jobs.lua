@@ -31,10 +31,14 @@ local function row(sub)
 end
 
 
---- The rows of `job list` (raycai.ui.day2_report.jobs prints them).
+--- The rows of `job list` (raycai.ui.day2_report.jobs prints them), or nil, message.
 function M.rows(st)
+  local ids, err = subs.ids(st)
+  if not ids then return nil, err end
+  local list, lerr = subs.get_many(st, ids)
+  if not list then return nil, lerr end
   local out = {}
-  for _, sub in ipairs(subs.get_many(st, subs.ids(st))) do out[#out + 1] = row(sub) end
+  for i, sub in ipairs(list) do out[i] = row(sub) end
   return out
 end
 
@@ -50,16 +54,19 @@ function M.run(ctx, args)
   local st, err, code = lookup.state(ctx)
   if not st then ui.error(err) return code end
   if sub_cmd == "list" then
-    report.jobs(M.rows(st))
+    local rows, rerr = M.rows(st)
+    if not rows then ui.error(rerr) return 1 end  -- (not "no submissions": CML did not say)
+    report.jobs(rows)
     return 0
   end
   if not sid then
     local ids = subs.ids(st)
-    ui.error(("job %s needs a submission id; %s"):format(sub_cmd, #ids == 0 and "the cluster has none"
-      or ("the cluster's submissions: " .. table.concat(ids, ", "))))
+    ui.error(("job %s needs a submission id; %s"):format(sub_cmd, not ids and "job list shows them"
+      or #ids == 0 and "the cluster has none" or ("the cluster's submissions: " .. table.concat(ids, ", "))))
     return 2
   end
-  local sub = subs.get(st, sid)
+  local sub, gerr = subs.get(st, sid)
+  if gerr then ui.error(gerr) return 1 end
   if not sub then ui.error(subs.unknown(st, sid)) return 2 end
   if sub_cmd == "status" then
     report.job_status(row(sub))

@@ -64,8 +64,7 @@ local function valid(st, node_list)
     local g = n:match("^(.-)%-%d+$")
     if g and not groups[g] then groups[g] = true list[#list + 1] = g end
   end
-  local ids = subs.ids(st)
-  for _, id in ipairs(ids) do list[#list + 1] = "job " .. id end
+  for _, id in ipairs(subs.ids(st) or {}) do list[#list + 1] = "job " .. id end
   return table.concat(list, ", ")
 end
 
@@ -94,7 +93,10 @@ local function paths_of(st, target, id)
     return out
   end
   if target == "job" then
-    if not id or not subs.get(st, id) then return false end
+    if not id then return false end
+    local sub, err = subs.get(st, id)
+    if err then return nil, err end
+    if not sub then return false end
     return { subs.dir(st, id) .. "/output.log" }
   end
   local list, entries = nodes(st)
@@ -179,7 +181,9 @@ local function download_tree(st, out_dir)
     if not ps then ui.error(err) return 1 end
     table.move(ps, 1, #ps, #want + 1, want)
   end
-  for _, id in ipairs(subs.ids(st)) do want[#want + 1] = subs.dir(st, id) .. "/output.log" end
+  local ids, ierr = subs.ids(st)
+  if not ids then ui.error(ierr) return 1 end
+  for _, id in ipairs(ids) do want[#want + 1] = subs.dir(st, id) .. "/output.log" end
   local count, failed = 0, {}
   for _, path in ipairs(want) do
     local data, derr = st.client:download_file(st.project.id, path)

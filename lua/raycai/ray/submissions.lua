@@ -46,8 +46,9 @@ M.read_json = read_json
 
 --- One submission: { id, spec, status (table or nil), state } or nil when it does not exist.
 function M.get(st, sid)
-  local entries = files.list(st.client, st.project.id, M.dir(st, sid))
-  if not entries or not entries["spec.json"] then return nil end
+  local entries, err = files.list(st.client, st.project.id, M.dir(st, sid))
+  if not entries then return nil, ("could not list %s: %s"):format(M.dir(st, sid), tostring(err)) end
+  if not entries["spec.json"] then return nil end
   local sub = { id = sid, spec = read_json(st, M.dir(st, sid) .. "/spec.json") or {} }
   sub.status = entries["status.json"] and read_json(st, M.dir(st, sid) .. "/status.json")
   sub.state = sub.status and sub.status.status or "PENDING"
@@ -64,11 +65,12 @@ function M.get(st, sid)
 end
 
 
---- Every submission id of the cluster, sorted.
+--- Every submission id of the cluster, sorted; or nil, message when CML did not list them.
 function M.ids(st)
-  local entries = files.list(st.client, st.project.id, st.names.dir .. "/jobs")
+  local entries, err = files.list(st.client, st.project.id, st.names.dir .. "/jobs")
+  if not entries then return nil, ("could not list %s/jobs: %s"):format(st.names.dir, tostring(err)) end
   local out = {}
-  for name, f in pairs(entries or {}) do
+  for name, f in pairs(entries) do
     if f.is_dir or f.is_dir == nil then out[#out + 1] = name end
   end
   table.sort(out)
@@ -82,6 +84,7 @@ local READ_TOGETHER = 32
 
 --- The submissions `ids` (those that exist, in order), read READ_TOGETHER at a time with
 --- client:together, so `job list` of many costs a few round trips instead of three per entry.
+--- nil, message when one could not be listed.
 function M.get_many(st, ids)
   local out = {}
   for first = 1, #ids, READ_TOGETHER do
@@ -90,7 +93,8 @@ function M.get_many(st, ids)
       fns[#fns + 1] = function() return M.get(st, ids[i]) end
     end
     for _, res in ipairs(st.client:together(table.unpack(fns))) do
-      if res[1] then out[#out + 1] = res[1] end
+      if res[1] then out[#out + 1] = res[1]
+      elseif res[2] then return nil, res[2] end
     end
   end
   return out
@@ -100,8 +104,9 @@ end
 --- "unknown submission X; the cluster's submissions: a, b" (or "it has none").
 function M.unknown(st, sid)
   local ids = M.ids(st)
-  return ("unknown submission '%s'; %s"):format(sid, #ids == 0 and ("cluster " .. st.names.cluster
-    .. " has no submissions") or ("the cluster's submissions: " .. table.concat(ids, ", ")))
+  return ("unknown submission '%s'; %s"):format(sid, not ids and "job list shows the cluster's submissions"
+    or #ids == 0 and ("cluster " .. st.names.cluster .. " has no submissions")
+    or ("the cluster's submissions: " .. table.concat(ids, ", ")))
 end
 
 

@@ -91,7 +91,9 @@ function M.run(ctx, args)
   local recipe = ctx.options.recipe or "RECIPE"
   local job, run = subs.job_and_run(st, sid)
   if job == nil then ui.error("could not look up the submitter job: " .. tostring(run)) return 1 end
-  local existing = job and subs.get(st, sid)
+  local existing, gerr
+  if job then existing, gerr = subs.get(st, sid) end
+  if gerr then ui.error(gerr) return 1 end
   if job and run and not subs.RUN_FINISHED[run.status] and not args.rerun then
     report.job_attached(sid, job.name, run.id, run.status)
     if args.detach then return 0 end
