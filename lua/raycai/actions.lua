@@ -94,8 +94,8 @@ M.resume = {
   warns = true,
   needs = { "client" },
   run = function(ctx)
-    local ok, err = require("raycai.ray.suspend").exists(ctx)
-    if not ok then return nil, err, 1 end
+    local ok, err, code = require("raycai.ray.suspend").exists(ctx)
+    if not ok then return nil, err, code or 1 end
     return M.up.run(ctx)
   end,
 }

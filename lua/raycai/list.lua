@@ -6,6 +6,7 @@
 local context = require "raycai.context"
 local apps = require "raycai.ray.apps"
 local ui = require "raycai.ui"
+local report = require "raycai.ui.day2_report"
 local clock = require "raycai.clock"
 local autostop = require "raycai.ray.autostop"
 local naming = require "raycai.ray.naming"
@@ -13,18 +14,9 @@ local naming = require "raycai.ray.naming"
 local M = {}
 
 
-local function age(created_at)
-  local t = apps.seconds(created_at)
-  if not t then return "" end
-  local secs = math.max(0, math.floor(clock.time() - t))
-  if secs < 120 then return secs .. "s" end
-  if secs < 7200 then return (secs // 60) .. "m" end
-  if secs < 172800 then return (secs // 3600) .. "h" end
-  return (secs // 86400) .. "d"
-end
-
-
---- The clusters of one project: a list of { cluster, project, head, workers = {group = {ready, desired}}, ... }.
+--- The clusters of one project: a list of { cluster, project, project_id, head (its status or
+--- "absent"), workers = { group = { ready, desired } }, gpus, status, created_at, age_seconds },
+--- sorted by name (the rows of raycai.ui.day2_report.clusters, but autostop).
 local function clusters_of(client, project)
   local list, err = client:list_all("list_applications", { project.id },
     { search_filter = { name = "raycai-" } })
@@ -48,14 +40,13 @@ local function clusters_of(client, project)
   local out = {}
   for _, c in pairs(by) do
     local gen = c.head and apps.env_of(c.head).RAYCAI_GENERATION
-    local all_ready, any = true, false
+    local all_ready = true
     for _, a in ipairs(c.apps) do
       if a ~= c.head then
         local group = a.name:sub(#("raycai-" .. c.cluster .. "-") + 1):match("^(.-)%-%d+$") or "worker"
         local g = c.groups[group] or { ready = 0, desired = 0 }
         c.groups[group] = g
         g.desired = g.desired + 1
-        any = true
         if a.status == "APPLICATION_RUNNING" and apps.env_of(a).RAYCAI_GENERATION == gen then
           g.ready = g.ready + 1
         else
@@ -68,11 +59,10 @@ local function clusters_of(client, project)
     elseif hs == "APPLICATION_STOPPED" or hs == "APPLICATION_STOPPING" then c.status = "suspended"
     elseif hs == "APPLICATION_STARTING" then c.status = "starting"
     else c.status = "failed" end
-    c.head_status = hs or "absent"
-    c.age = c.head and age(c.head.created_at) or ""
-    c.created_at = c.head and c.head.created_at
-    c.any_workers = any
-    out[#out + 1] = c
+    local created = c.head and apps.seconds(c.head.created_at)
+    out[#out + 1] = { cluster = c.cluster, project = c.project, project_id = project.id, head = hs or "absent",
+                      workers = c.groups, gpus = c.gpus, status = c.status, created_at = c.head and c.head.created_at,
+                      age_seconds = created and (clock.time() - created) or nil }
   end
   table.sort(out, function(a, b) return a.cluster < b.cluster end)
   return out
@@ -104,23 +94,59 @@ local function projects(client, args)
 end
 
 
-local function groups_text(c)
-  local parts, names = {}, {}
-  for g in pairs(c.groups) do names[#names + 1] = g end
-  table.sort(names)
-  for _, g in ipairs(names) do
-    local x = c.groups[g]
-    parts[#parts + 1] = (#names == 1 and g == "worker") and ("%d/%d"):format(x.ready, x.desired)
-      or ("%s %d/%d"):format(g, x.ready, x.desired)
+-- reads sent side by side at most (like raycai.ray.submissions' job list): a round of 32
+local TOGETHER = 32
+
+
+--- Run fns with client:together, TOGETHER at a time; their first two results, in order.
+local function together(client, fns)
+  local out = {}
+  for first = 1, #fns, TOGETHER do
+    local res = client:together(table.unpack(fns, first, math.min(#fns, first + TOGETHER - 1)))
+    for k, r in ipairs(res) do out[first + k - 1] = { r[1], r[2] } end
   end
-  return #parts > 0 and table.concat(parts, ", ") or "0/0"
+  return out
+end
+
+
+--- The clusters of every project of plist, their applications listed side by side (one round
+--- for up to TOGETHER projects); a project whose listing failed is warned about. Returns the
+--- clusters and whether every listing worked.
+local function all_clusters(client, plist)
+  local fns = {}
+  for i, p in ipairs(plist) do fns[i] = function() return clusters_of(client, p) end end
+  local all, ok = {}, true
+  for _, r in ipairs(together(client, fns)) do
+    if not r[1] then
+      ui.warn(r[2])
+      ok = false
+    else
+      for _, c in ipairs(r[1]) do all[#all + 1] = c end
+    end
+  end
+  return all, ok
+end
+
+
+--- (issue 16) each cluster's autostop.json into its autostop field (settings, false: none, nil:
+--- unreadable), read side by side in one client:together round (of up to TOGETHER): a list of
+--- many clusters costs one round trip for them, not one each.
+local function read_autostop(client, clusters)
+  local fns = {}
+  for i, c in ipairs(clusters) do
+    fns[i] = function() return autostop.read(client, c.project_id, naming.for_cluster(c.cluster, c.project_id)) end
+  end
+  for i, r in ipairs(together(client, fns)) do clusters[i].autostop = r[1] end
 end
 
 
 --- Run list; returns the exit code.
 function M.run(opts)
   local args = opts.day2
-  if #args.words > 0 then ui.error(("unexpected argument '%s' (see raycai-run --help)"):format(args.words[1])) return 2 end
+  if #args.words > 0 then
+    ui.error(("unexpected argument '%s' for list; it takes --project P or --all-projects"):format(args.words[1]))
+    return 2
+  end
   if args.project and args.all_projects then ui.error("give --project P or --all-projects, not both") return 2 end
   ui.event("run_started", { action = "list", version = require("raycai.host").version })
   local ctx = context.new({ name = "list" }, {}, opts)
@@ -133,31 +159,14 @@ function M.run(opts)
   end
   local code = 0
   local plist, perr, pcode = projects(client, args)
-  local rows = { { "CLUSTER", "PROJECT", "HEAD", "WORKERS", "GPUS", "STATUS", "AGE", "AUTOSTOP" } }
-  local all = {}
   if not plist then
     ui.error(perr)
     code = pcode or 1
   else
-    for _, p in ipairs(plist) do
-      local cs, cerr = clusters_of(client, p)
-      if not cs then ui.warn(cerr) code = 1 else
-        for _, c in ipairs(cs) do
-          -- (issue 16) the cluster's autostop.json, read from the project (nil: unreadable)
-          local auto = autostop.read(client, p.id, naming.for_cluster(c.cluster, p.id))
-          rows[#rows + 1] = { c.cluster, c.project, (c.head_status:gsub("^APPLICATION_", "")), groups_text(c),
-                              ("%g"):format(c.gpus), c.status, c.age, auto == nil and "?" or autostop.text(auto) }
-          local groups = {}
-          for g, x in pairs(c.groups) do groups[g] = { ready = x.ready, desired = x.desired } end
-          all[#all + 1] = { cluster = c.cluster, project = c.project, head = c.head_status, workers = groups,
-                            gpus = c.gpus, status = c.status, created_at = c.created_at,
-                            autostop = auto and { idle_minutes = auto.idle_minutes, down = auto.down } or nil }
-        end
-      end
-    end
-    if ui.is_json() then ui.event("clusters", { clusters = all })
-    elseif #all == 0 then ui.out("no raycai clusters")
-    else ui.table(rows) end
+    local all, listed = all_clusters(client, plist)
+    if not listed then code = 1 end
+    read_autostop(client, all)
+    report.clusters(all)
   end
   ui.finish()
   context.close(ctx)

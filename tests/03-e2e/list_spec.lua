@@ -47,6 +47,29 @@ describe("raycai-run list", function()
                   gpus = ev.clusters[1].gpus, workers = ev.clusters[1].workers })
   end)
 
+  it("reads every cluster's autostop.json side by side (one round), after every project's listing", function()
+    -- each download is held 3 s: read one after another, the second would arrive 3 s after the
+    -- first; read together, every one arrives while the first is still held
+    s:fault { match = { method = "POST", path_suffix = "autostop.json:download" }, action = "slow", delay_ms = 3000,
+              count = -1 }
+    s:clear_requests()
+    local r = run({ "list", "--all-projects" }, { env = env })
+    s:clear_faults()
+    assert.equal(0, r.code, r.stderr)
+    assert.matches("\none%s+alpha", r.stdout)
+    assert.matches("\ntwo%s+beta", r.stdout)
+    local reads, last_listing, first_read = {}, 0, nil
+    for i, q in ipairs(s:requests()) do
+      if q.path:match("autostop%.json:download$") then
+        reads[#reads + 1] = q
+        first_read = first_read or i
+      elseif q.method == "GET" and q.path:match("/applications$") then last_listing = i end
+    end
+    assert.equal(2, #reads)
+    assert.is_true(last_listing < first_read, "an autostop.json was read before every project was listed")
+    assert.is_true(reads[2].at_ms - reads[1].at_ms < 3000, "the second autostop.json waited for the first")
+  end)
+
   it("submit to a timer-mode simulator says it runs no scripts and creates nothing", function()
     local before = #(s:state().jobs or {})
     local r = run({ "--set", "project=alpha", "--set", "cluster=one", GPU, "submit", "--", "python", "-c", "print(1)" },

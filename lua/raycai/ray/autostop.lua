@@ -66,6 +66,9 @@ end
 
 --- After a successful up or resume: arm the watcher of generation `generation` with the
 --- recipe's settings. Off with no file yet: nothing is written. Returns true or nil, err.
+--- One listing of the cluster folder at most (none when this run's plan listed it) and one
+--- comparison of the file (files.sync's): the off case needs only the listing to see there is
+--- no file to turn off.
 function M.arm(ctx, st, generation)
   if not (st and st.client and st.project and st.names and generation) then return true end
   local a = ctx.params.autostop
@@ -74,11 +77,14 @@ function M.arm(ctx, st, generation)
   -- the cluster folder as this run's plan listed it (setup_venv), so that an up of a cluster
   -- without autostop sends no request for it; autostop.json is written by nobody else in a run
   local entries = st.plan_entries or (st.fresh and {}) or nil
-  if a.idle_minutes <= 0 then
-    local change, err = files.compare(st.client, st.project.id, path, content, entries)
-    if not change then return nil, err end
-    if change == "create" then return true end
+  if not entries then
+    local err
+    entries, err = files.list(st.client, st.project.id, st.names.dir)
+    if not entries then return nil, err end
   end
+  -- off and no file: nothing to turn off (CML's copies "autostop(1).json" beside no file are
+  -- left as they were: sync would only have created the file)
+  if a.idle_minutes <= 0 and not entries[M.FILE] then return true end
   local change, err = files.sync(st.client, st.project.id, path, content, entries)
   if not change then return nil, err end
   if change ~= "keep" then
@@ -133,39 +139,21 @@ end
 function M.run(ctx, args)
   local want, aerr = settings_of(args, ctx.params.autostop.down)
   if want == nil then ui.error(aerr) return 2 end
-  local st, err = require("raycai.ray.submissions").cluster(ctx)
-  if not st then ui.error(err) return 1 end
-  local list, lerr = require("raycai.ray.apps").list(st)
-  if not list then ui.error("could not list the cluster's applications: " .. tostring(lerr)) return 1 end
+  local st, list, code = require("raycai.ray.day2_cluster").existing(ctx)
+  if not st then ui.error(code == 1 and (list .. "; run up first") or list) return code end
   local head = list[st.names.head]
-  if not head then
-    ui.error(("cluster %s has no head application in project %s; run up first"):format(ctx.params.cluster,
-      ctx.params.project))
-    return 1
-  end
   local cur, rerr = M.read(st.client, st.project.id, st.names)
   if cur == nil then ui.error("could not read " .. M.path(st.names) .. ": " .. tostring(rerr)) return 1 end
+  local report = require "raycai.ui.day2_report"  -- (it requires this module: not at the top)
   if want == false then
-    ui.event("autostop", { cluster = ctx.params.cluster, idle_minutes = cur and cur.idle_minutes or 0,
-                           down = cur and cur.down or false, generation = cur and cur.generation or nil })
-    ui.out(("autostop of cluster %s: %s"):format(ctx.params.cluster, M.text(cur)))
+    report.autostop_shown(ctx.params.cluster, cur)
     return 0
   end
   local generation = require("raycai.ray.apps").env_of(head).RAYCAI_GENERATION
   local ok, werr = files.sync(st.client, st.project.id, M.path(st.names),
     M.content(ctx.params.cluster, want.minutes, want.down, generation))
   if not ok then ui.error("could not write " .. M.path(st.names) .. ": " .. tostring(werr)) return 1 end
-  local shown = M.text { idle_minutes = want.minutes, down = want.down }
-  ui.event("autostop", { cluster = ctx.params.cluster, idle_minutes = want.minutes, down = want.down,
-                         generation = generation })
-  if want.minutes <= 0 then
-    ui.out(("autostop of cluster %s cancelled: it runs until down or suspend (the next up or resume "
-      .. "applies the recipe's autostop.idle_minutes again)"):format(ctx.params.cluster))
-  else
-    ui.out(("autostop of cluster %s: %s: after %g minute(s) without Ray driver activity the head %s the "
-      .. "cluster"):format(ctx.params.cluster, shown, want.minutes,
-      want.down and "deletes the applications of" or "suspends"))
-  end
+  report.autostop_set(ctx.params.cluster, want.minutes, want.down, generation)
   return 0
 end
 

@@ -4,12 +4,14 @@
 -- logs to .raycai/<cluster>/setup*.log; a submission to jobs/<id>/output.log. All are project
 -- files, read through the files API, so they outlive the applications and `down` (not --purge).
 local subs = require "raycai.ray.submissions"
+local lookup = require "raycai.ray.day2_cluster"
 local files = require "raycai.cml.files"
 local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
-local term = require "raycai.term"
+local report = require "raycai.ui.day2_report"
 local clock = require "raycai.clock"
 local fs = require "raycai.fs"
+local tables = require "raycai.tables"
 
 local M = {}
 
@@ -17,9 +19,19 @@ local M = {}
 local function logs_dir(st) return st.names.dir .. "/logs" end
 
 
---- The nodes that have a log: { "head", "worker-1", ... } (sorted), and the folder's entries.
+--- A folder's entries (raycai.cml.files.list: {} when it does not exist), or nil, a message.
+local function listing(st, dir)
+  local entries, err = files.list(st.client, st.project.id, dir)
+  if not entries then return nil, ("could not list %s: %s"):format(dir, tostring(err)) end
+  return entries
+end
+
+
+--- The nodes that have a log: { "head", "worker-1", ... } (sorted), and the folder's entries;
+--- or nil, message.
 local function nodes(st)
-  local entries = files.list(st.client, st.project.id, logs_dir(st)) or {}
+  local entries, err = listing(st, logs_dir(st))
+  if not entries then return nil, err end
   local out = {}
   for name in pairs(entries) do
     local node = name:match("^(.+)%.log$")
@@ -30,9 +42,10 @@ local function nodes(st)
 end
 
 
---- The setup logs present: { "setup.log", "setup_worker.log" }.
+--- The setup logs present: { "setup.log", "setup_worker.log" }, or nil, message.
 local function setup_logs(st)
-  local entries = files.list(st.client, st.project.id, st.names.dir) or {}
+  local entries, err = listing(st, st.names.dir)
+  if not entries then return nil, err end
   local out = {}
   for name in pairs(entries) do
     if name:match("^setup.*%.log$") then out[#out + 1] = name end
@@ -42,48 +55,61 @@ local function setup_logs(st)
 end
 
 
---- The valid targets, for a message.
-local function valid(st)
+--- The valid targets of a cluster whose nodes (nodes()) have these logs, for a message.
+local function valid(st, node_list)
   local list = { "setup" }
   local groups = {}
-  for _, n in ipairs((nodes(st))) do
+  for _, n in ipairs(node_list) do
     list[#list + 1] = n
     local g = n:match("^(.-)%-%d+$")
     if g and not groups[g] then groups[g] = true list[#list + 1] = g end
   end
-  local ids = subs.ids(st)
-  for _, id in ipairs(ids) do list[#list + 1] = "job " .. id end
+  for _, id in ipairs(subs.ids(st) or {}) do list[#list + 1] = "job " .. id end
   return table.concat(list, ", ")
 end
 
 
---- The files of a target: a list of project paths (a node's log, then its Ray session logs).
+--- A node's files: its log, then its Ray session logs (copied at stop: a folder of entries,
+--- the logs folder's listing), or nil, message.
+local function node_paths(st, n, entries)
+  local out = { logs_dir(st) .. "/" .. n .. ".log" }
+  if entries[n .. ".ray"] then
+    local ray, err = listing(st, logs_dir(st) .. "/" .. n .. ".ray")
+    if not ray then return nil, err end
+    for _, f in ipairs(tables.sorted_keys(ray)) do out[#out + 1] = logs_dir(st) .. "/" .. n .. ".ray/" .. f end
+  end
+  return out
+end
+
+
+--- The files of a target: a list of project paths (a node's log, then its Ray session logs);
+--- false when the target has none, nil, message when CML did not answer.
 local function paths_of(st, target, id)
   if target == "setup" then
+    local logs, err = setup_logs(st)
+    if not logs then return nil, err end
     local out = {}
-    for _, n in ipairs(setup_logs(st)) do out[#out + 1] = st.names.dir .. "/" .. n end
+    for _, n in ipairs(logs) do out[#out + 1] = st.names.dir .. "/" .. n end
     return out
   end
   if target == "job" then
-    if not id then return nil end
-    if not subs.get(st, id) then return nil end
+    if not id then return false end
+    local sub, err = subs.get(st, id)
+    if err then return nil, err end
+    if not sub then return false end
     return { subs.dir(st, id) .. "/output.log" }
   end
   local list, entries = nodes(st)
+  if not list then return nil, entries end
   local out = {}
   for _, n in ipairs(list) do
     if n == target or n:match("^(.-)%-%d+$") == target then
-      out[#out + 1] = logs_dir(st) .. "/" .. n .. ".log"
-      if entries[n .. ".ray"] then
-        local ray = files.list(st.client, st.project.id, logs_dir(st) .. "/" .. n .. ".ray") or {}
-        local names = {}
-        for f in pairs(ray) do names[#names + 1] = f end
-        table.sort(names)
-        for _, f in ipairs(names) do out[#out + 1] = logs_dir(st) .. "/" .. n .. ".ray/" .. f end
-      end
+      local ps, err = node_paths(st, n, entries)
+      if not ps then return nil, err end
+      table.move(ps, 1, #ps, #out + 1, out)
     end
   end
-  return #out > 0 and out or nil
+  return #out > 0 and out or false
 end
 
 
@@ -92,12 +118,6 @@ local function last_lines(text, n)
   local lines = {}
   for line in text:gmatch("[^\n]*\n?") do if line ~= "" then lines[#lines + 1] = line end end
   return table.concat(lines, "", math.max(1, #lines - n + 1))
-end
-
-
-local function show(path, text)
-  if ui.is_json() then ui.event("log_output", { path = path, text = text }) return end
-  term.write("stdout", text)
 end
 
 
@@ -110,14 +130,12 @@ local function follow(st, paths, shown)
   local dir = paths[1]:match("^(.*)/[^/]+$")
   local last = paths[#paths]  -- the initial print ended with it
   local function print_from(path, text)
-    if last ~= path and not ui.is_json() then
-      term.write("stdout", "\n==> " .. path .. " <==\n")
-    end
+    if last ~= path then report.log_header(path, true) end
     last = path
-    show(path, text)
+    report.log_output(path, text)
   end
-  poll.wait(function()
-    local entries, err = files.list(st.client, st.project.id, dir)
+  local _, werr = poll.wait(function()
+    local entries, err = listing(st, dir)
     if not entries then return nil, err end
     local progressed = false
     for _, path in ipairs(paths) do
@@ -135,32 +153,58 @@ local function follow(st, paths, shown)
     end
     return false, progressed
   end, { timeout = math.huge, first = 0.2, max = 1.0 })
+  if werr ~= "interrupted" then  -- CML stopped answering: not the user's Ctrl-C
+    ui.error(("could not follow %s: %s; try again, or see the files without -f"):format(dir, tostring(werr)))
+    return 1
+  end
   clock.clear_interrupt()
   return 130
 end
 
 
 --- --out-dir D: download every log of the cluster into D (logs/, setup*.log, jobs/<id>/).
+--- Exit 2 when D cannot be made (nothing downloaded), 1 when a file could not be had or written.
 local function download_tree(st, out_dir)
-  local count = 0
-  local function save(rel, path)
-    local data = st.client:download_file(st.project.id, path)
-    if not data then return end
-    local dest = fs.join(out_dir, rel)
-    local parent = dest:match("^(.*)/[^/]+$")
-    if parent then fs.mkdir(parent) end
-    assert(fs.write(dest, data))
-    count = count + 1
+  local made, merr = fs.mkdir(out_dir)
+  if not made then
+    ui.error(("--out-dir %s: %s; give a folder you can write"):format(out_dir, tostring(merr)))
+    return 2
   end
-  for _, n in ipairs(setup_logs(st)) do save(n, st.names.dir .. "/" .. n) end
-  local list = nodes(st)
+  local setup, serr = setup_logs(st)
+  if not setup then ui.error(serr) return 1 end
+  local list, entries = nodes(st)
+  if not list then ui.error(entries) return 1 end
+  local want = {}  -- project paths, in the order written
+  for _, n in ipairs(setup) do want[#want + 1] = st.names.dir .. "/" .. n end
   for _, n in ipairs(list) do
-    for _, p in ipairs(paths_of(st, n) or {}) do save(p:sub(#st.names.dir + 2), p) end
+    local ps, err = node_paths(st, n, entries)
+    if not ps then ui.error(err) return 1 end
+    table.move(ps, 1, #ps, #want + 1, want)
   end
-  for _, id in ipairs(subs.ids(st)) do
-    save("jobs/" .. id .. "/output.log", subs.dir(st, id) .. "/output.log")
+  local ids, ierr = subs.ids(st)
+  if not ids then ui.error(ierr) return 1 end
+  for _, id in ipairs(ids) do want[#want + 1] = subs.dir(st, id) .. "/output.log" end
+  local count, failed = 0, {}
+  for _, path in ipairs(want) do
+    local data, derr = st.client:download_file(st.project.id, path)
+    if data then
+      local dest = fs.join(out_dir, path:sub(#st.names.dir + 2))
+      local ok, werr = fs.mkdir(dest:match("^(.*)/[^/]+$"))
+      if ok then ok, werr = fs.write(dest, data) end
+      if not ok then
+        ui.error(("could not write %s: %s (%d log file(s) written to %s)"):format(dest, tostring(werr), count, out_dir))
+        return 1
+      end
+      count = count + 1
+    elseif not (type(derr) == "table" and derr.status == 404) then  -- 404: a submission without output yet
+      failed[#failed + 1] = ("%s (%s)"):format(path, tostring(derr))
+    end
   end
-  ui.out(("wrote %d log file(s) to %s"):format(count, out_dir))
+  report.logs_written(count, out_dir)
+  if #failed > 0 then
+    ui.error(("could not download %s; run logs --out-dir again"):format(table.concat(failed, ", ")))
+    return 1
+  end
   return 0
 end
 
@@ -182,15 +226,20 @@ end
 
 
 --- Print each file (its last `tail` lines), under a `==> path <==` header when there are several;
---- returns the bytes printed of each path, for follow.
+--- returns the bytes printed of each path, for follow, or nil, message when CML did not answer
+--- (a file gone since the listing is printed empty).
 local function print_files(st, paths, tail)
   local shown = {}
   for i, p in ipairs(paths) do
-    local data = st.client:download_file(st.project.id, p) or ""
-    if #paths > 1 and not ui.is_json() then
-      term.write("stdout", (i > 1 and "\n" or "") .. "==> " .. p .. " <==\n")
+    local data, err = st.client:download_file(st.project.id, p)
+    if not data then
+      if not (type(err) == "table" and err.status == 404) then
+        return nil, ("could not download %s: %s"):format(p, tostring(err))
+      end
+      data = ""
     end
-    show(p, last_lines(data, tail))
+    if #paths > 1 then report.log_header(p, i > 1) end
+    report.log_output(p, last_lines(data, tail))
     shown[p] = #data
   end
   return shown
@@ -198,15 +247,19 @@ end
 
 
 function M.run(ctx, args)
-  local st, err = subs.cluster(ctx)
-  if not st then ui.error(err) return 2 end
+  local st, err, code = lookup.state(ctx)
+  if not st then ui.error(err) return code end
   if args.out_dir then return download_tree(st, args.out_dir) end
   local target, id = args.words[1] or "head", args.words[2]
-  local paths = paths_of(st, target, id)
+  local paths, perr = paths_of(st, target, id)
+  if paths == nil then ui.error(perr) return 1 end
   if not paths then
-    local none = #(nodes(st)) == 0 and " (no launcher has written a log yet; a simulator without --exec runs no "
+    local list, lerr = nodes(st)
+    if not list then ui.error(lerr) return 1 end
+    local none = #list == 0 and " (no launcher has written a log yet; a simulator without --exec runs no "
       .. "scripts, so none ever does there)" or ""
-    ui.error(("no logs for '%s'%s; valid targets: %s%s"):format(target, id and (" " .. id) or "", valid(st), none))
+    ui.error(("no logs for '%s'%s; valid targets: %s%s"):format(target, id and (" " .. id) or "", valid(st, list),
+      none))
     return 2
   end
   if args.follow and target == "job" then  -- a submission: follow it to its end, like job logs -f
@@ -217,9 +270,12 @@ function M.run(ctx, args)
     for _, p in ipairs(paths) do
       if p:match("%.log$") and not p:find("%.ray/") then logs[#logs + 1] = p end
     end
-    return follow(st, logs, print_files(st, logs, args.tail))
+    local shown, serr = print_files(st, logs, args.tail)
+    if not shown then ui.error(serr) return 1 end
+    return follow(st, logs, shown)
   end
-  print_files(st, paths, args.tail)
+  local shown, serr = print_files(st, paths, args.tail)
+  if not shown then ui.error(serr) return 1 end
   return 0
 end
 

@@ -5,6 +5,7 @@
 -- applied). The job's logs stay in the project after the down (raycai-run RECIPE logs job ID).
 local submit = require "raycai.ray.submit"
 local ui = require "raycai.ui"
+local report = require "raycai.ui.day2_report"
 local clock = require "raycai.clock"
 
 local M = {}
@@ -39,38 +40,33 @@ function M.run(ctx, args)
     return 2
   end
   local recipe = ctx.options.recipe or "RECIPE"
-  local ok, err = require("raycai.actions").up.run(ctx)  -- up and its summary (raycai.runner prints it)
+  local ok, err, ucode = require("raycai.actions").up.run(ctx)  -- up and its summary (raycai.runner prints it)
   if not ok then
     -- up removes what it could not finish (unless keep_partial): nothing ran, nothing to down
     ui.error(tostring(err))
-    return clock.interrupted() and 130 or 1
+    return clock.interrupted() and 130 or ucode or 1  -- (2: a recipe error up found before any change)
   end
   args.name = args.name or submit.new_id()
   local code = submit.run(ctx, args)
   clock.clear_interrupt()  -- submit stopped the job on Ctrl-C: the policy's requests go through
   local succeeded = code == 0
   local down = policy == "always" or (policy == "success" and succeeded)
-  ui.event("run_job_finished", { submission_id = args.name, exit_code = code, policy = policy, down = down,
-                                 ttl = ttl })
-  if not down then
-    ui.out(("cluster %s kept (--down=%s, the job %s): its logs: raycai-run %s logs job %s; remove it: "
-      .. "raycai-run %s down"):format(ctx.params.cluster, policy, succeeded and "succeeded" or "did not succeed",
-      recipe, args.name, recipe))
-    return code
-  end
+  report.run_job_finished { cluster = ctx.params.cluster, submission_id = args.name, exit_code = code,
+                             policy = policy, down = down, ttl = ttl, recipe = recipe }
+  if not down then return code end
   if ttl > 0 then
-    ui.info(("keeping cluster %s %g s for a follow-up submit (--ttl), then down"):format(ctx.params.cluster, ttl))
     clock.sleep(ttl)
     clock.clear_interrupt()  -- Ctrl-C during the ttl ends it early: down goes on
   end
   ctx.state.ray = nil  -- down looks at the cluster afresh (up's listings are stale now)
   local dok, derr = ctx.recipe:down(ctx)
   if not dok then
-    ui.error(("down after the job failed: %s; run raycai-run %s down"):format(tostring(derr), recipe))
+    -- (it said "down after the job failed" also after a job that succeeded)
+    ui.error(("could not take cluster %s down after the job: %s; run raycai-run %s down"):format(ctx.params.cluster,
+      tostring(derr), recipe))
     return code ~= 0 and code or 1
   end
-  ui.out(("cluster %s down; the job's logs stay in the project: raycai-run %s logs job %s"):format(
-    ctx.params.cluster, recipe, args.name))
+  report.run_down(ctx.params.cluster, recipe, args.name)
   return code
 end
 

@@ -3,12 +3,10 @@
 -- entrypoint, working dir, env), status.json (the submitter writes it: Ray's job states) and
 -- output.log (the submitter's tee of the entrypoint). The CML job is raycai-<cluster>-submit-<id>.
 -- Shared by submit, job and logs.
-local cluster = require "raycai.ray.cluster"
 local files = require "raycai.cml.files"
 local apps = require "raycai.ray.apps"
 local poll = require "raycai.cml.poll"
 local ui = require "raycai.ui"
-local term = require "raycai.term"
 local clock = require "raycai.clock"
 local cjson = require "cjson.safe"
 
@@ -36,17 +34,6 @@ function M.check_id(sid)
 end
 
 
---- The cluster's state for a day-2 action: st (prepared, project found) or nil, message.
-function M.cluster(ctx)
-  local st, err = cluster.prepare(ctx, false)
-  if not st then return nil, err end
-  if not st.project then
-    return nil, ("project %s has no cluster %s; run up first"):format(ctx.params.project, ctx.params.cluster)
-  end
-  return st
-end
-
-
 --- The JSON file at path decoded, or nil.
 local function read_json(st, path)
   local data = st.client:download_file(st.project.id, path)
@@ -59,8 +46,9 @@ M.read_json = read_json
 
 --- One submission: { id, spec, status (table or nil), state } or nil when it does not exist.
 function M.get(st, sid)
-  local entries = files.list(st.client, st.project.id, M.dir(st, sid))
-  if not entries or not entries["spec.json"] then return nil end
+  local entries, err = files.list(st.client, st.project.id, M.dir(st, sid))
+  if not entries then return nil, ("could not list %s: %s"):format(M.dir(st, sid), tostring(err)) end
+  if not entries["spec.json"] then return nil end
   local sub = { id = sid, spec = read_json(st, M.dir(st, sid) .. "/spec.json") or {} }
   sub.status = entries["status.json"] and read_json(st, M.dir(st, sid) .. "/status.json")
   sub.state = sub.status and sub.status.status or "PENDING"
@@ -77,11 +65,12 @@ function M.get(st, sid)
 end
 
 
---- Every submission id of the cluster, sorted.
+--- Every submission id of the cluster, sorted; or nil, message when CML did not list them.
 function M.ids(st)
-  local entries = files.list(st.client, st.project.id, st.names.dir .. "/jobs")
+  local entries, err = files.list(st.client, st.project.id, st.names.dir .. "/jobs")
+  if not entries then return nil, ("could not list %s/jobs: %s"):format(st.names.dir, tostring(err)) end
   local out = {}
-  for name, f in pairs(entries or {}) do
+  for name, f in pairs(entries) do
     if f.is_dir or f.is_dir == nil then out[#out + 1] = name end
   end
   table.sort(out)
@@ -95,6 +84,7 @@ local READ_TOGETHER = 32
 
 --- The submissions `ids` (those that exist, in order), read READ_TOGETHER at a time with
 --- client:together, so `job list` of many costs a few round trips instead of three per entry.
+--- nil, message when one could not be listed.
 function M.get_many(st, ids)
   local out = {}
   for first = 1, #ids, READ_TOGETHER do
@@ -103,7 +93,8 @@ function M.get_many(st, ids)
       fns[#fns + 1] = function() return M.get(st, ids[i]) end
     end
     for _, res in ipairs(st.client:together(table.unpack(fns))) do
-      if res[1] then out[#out + 1] = res[1] end
+      if res[1] then out[#out + 1] = res[1]
+      elseif res[2] then return nil, res[2] end
     end
   end
   return out
@@ -113,8 +104,9 @@ end
 --- "unknown submission X; the cluster's submissions: a, b" (or "it has none").
 function M.unknown(st, sid)
   local ids = M.ids(st)
-  return ("unknown submission '%s'; %s"):format(sid, #ids == 0 and ("cluster " .. st.names.cluster
-    .. " has no submissions") or ("the cluster's submissions: " .. table.concat(ids, ", ")))
+  return ("unknown submission '%s'; %s"):format(sid, not ids and "job list shows the cluster's submissions"
+    or #ids == 0 and ("cluster " .. st.names.cluster .. " has no submissions")
+    or ("the cluster's submissions: " .. table.concat(ids, ", ")))
 end
 
 
@@ -162,8 +154,7 @@ end
 --- Print new output text (or a json event).
 local function emit(sid, text)
   if text == "" then return end
-  if ui.is_json() then ui.event("job_output", { submission_id = sid, text = text })
-  else term.write("stdout", text) end
+  require("raycai.ui.day2_report").job_output(sid, text)
 end
 
 
@@ -235,20 +226,13 @@ function M.follow(_ctx, st, sid, opts)
     end
     return 130
   end
-  ui.event("job_finished", { submission_id = sid, status = final.status, message = final.message,
-                             exit_code = final.exit_code })
-  if final.status ~= "SUCCEEDED" then
-    local msg = ("submission %s %s: %s"):format(sid, final.status, tostring(final.message or ""))
-    if final.reason == "head_unreachable" then
-      local list = apps.list(st)
-      local head = list and list[st.names.head]
-      msg = ("%s (head application %s is %s); see raycai-run %s logs head"):format(msg, st.names.head,
-        head and head.status or "absent", opts.recipe or "RECIPE")
-    end
-    ui.error(msg)
-  elseif not ui.is_json() then
-    ui.info(("submission %s SUCCEEDED"):format(sid))
+  local head_note
+  if final.status ~= "SUCCEEDED" and final.reason == "head_unreachable" then
+    local list = apps.list(st)
+    local head = list and list[st.names.head]
+    head_note = ("head application %s is %s"):format(st.names.head, head and head.status or "absent")
   end
+  require("raycai.ui.day2_report").job_finished(sid, final, head_note, opts.recipe or "RECIPE")
   return M.exit_code(final.status)
 end
 

@@ -7,13 +7,13 @@
 -- workers already reach inside the cluster's network; a driver in its own job also gets the
 -- resources --cpu/--memory give it instead of taking the head's, and its state lives in project
 -- files, so it outlives the head (see docs/jobs.md).
-local apps = require "raycai.ray.apps"
 local files = require "raycai.cml.files"
 local setup = require "raycai.ray.setup"
-local head = require "raycai.ray.head"
 local launcher_text = require "raycai.ray.launcher_text"
 local subs = require "raycai.ray.submissions"
+local lookup = require "raycai.ray.day2_cluster"
 local ui = require "raycai.ui"
+local report = require "raycai.ui.day2_report"
 local clock = require "raycai.clock"
 local hash = require "raycai.hash"
 local cjson = require "cjson"
@@ -62,28 +62,6 @@ function M.new_id()
 end
 
 
---- The head is up: its application RUNNING and head.json of its generation; else nil, message.
-local function head_up(ctx, st)
-  local list, err = apps.list(st)
-  if not list then return nil, "could not list the cluster's applications: " .. tostring(err) end
-  local h = list[st.names.head]
-  local recipe = ctx.options.recipe or "RECIPE"
-  if not h or h.status ~= "APPLICATION_RUNNING" then
-    return nil, ("cluster %s is not up (head %s is %s); run raycai-run %s up first"):format(
-      ctx.params.cluster, st.names.head, h and h.status or "absent", recipe)
-  end
-  local info = head.head_info(st, apps.env_of(h).RAYCAI_GENERATION)
-  if not info then
-    -- the simulator in timer mode (the built-in default) runs no script, so never has head.json
-    return nil, ("cluster %s's head is RUNNING but has not published %s yet; wait, or see raycai-run %s logs head "
-      .. "(a simulator without --exec, like the built-in default, runs no scripts: nothing can run on its "
-      .. "clusters; rehearse submit in exec mode, see docs/jobs.md)")
-      :format(ctx.params.cluster, st.names.files.head_json, recipe)
-  end
-  return h, info
-end
-
-
 --- Replace a project file with content (delete, then upload: uploads never overwrite).
 local function put(st, path, content)
   local ok, err = st.client:delete_file(st.project.id, path)
@@ -106,17 +84,18 @@ function M.run(ctx, args)
   local sid = args.name or M.new_id()
   local okid, iderr = subs.check_id(sid)
   if not okid then return usage(iderr) end
-  local st, err = subs.cluster(ctx)
-  if not st then return usage(err) end
-  local h, info = head_up(ctx, st)
-  if not h then return usage(info) end
+  local st, err, code = lookup.state(ctx)
+  if not st then ui.error(err) return code end
+  local h, info, hcode = lookup.running_head(ctx, st)
+  if not h then ui.error(info) return hcode end
   local recipe = ctx.options.recipe or "RECIPE"
   local job, run = subs.job_and_run(st, sid)
   if job == nil then ui.error("could not look up the submitter job: " .. tostring(run)) return 1 end
-  local existing = job and subs.get(st, sid)
+  local existing, gerr
+  if job then existing, gerr = subs.get(st, sid) end
+  if gerr then ui.error(gerr) return 1 end
   if job and run and not subs.RUN_FINISHED[run.status] and not args.rerun then
-    ui.info(("submission %s is running (%s): attaching to it"):format(sid, run.status))
-    ui.event("job_attached", { submission_id = sid, job = job.name, run = run.id })
+    report.job_attached(sid, job.name, run.id, run.status)
     if args.detach then return 0 end
     return subs.follow(ctx, st, sid, { recipe = recipe, stop_on_interrupt = true })
   end
@@ -163,12 +142,8 @@ function M.run(ctx, args)
   end
   local r, rerr = client:create_job_run(pid, job.id, {}, { no_runs = fresh })
   if not r then ui.error(("could not start the submitter job %s: %s"):format(job.name, tostring(rerr))) return 1 end
-  ui.event("job_submitted", { submission_id = sid, job = job.name, run = r.id, entrypoint = spec.entrypoint })
-  ui.info(("submission %s: %s (CML job %s, run %s)"):format(sid, spec.entrypoint, job.name, r.id))
-  if args.detach then
-    ui.out(("submitted %s; follow it with: raycai-run %s job logs -f %s"):format(sid, recipe, sid))
-    return 0
-  end
+  report.job_submitted(sid, job.name, r.id, spec.entrypoint, recipe, args.detach)
+  if args.detach then return 0 end
   return subs.follow(ctx, st, sid, { recipe = recipe, stop_on_interrupt = true })
 end
 

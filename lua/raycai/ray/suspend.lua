@@ -6,7 +6,7 @@
 -- with it (see docs/jobs.md for why re-create and not PATCH + :restart).
 local apps = require "raycai.ray.apps"
 local poll = require "raycai.cml.poll"
-local subs = require "raycai.ray.submissions"
+local lookup = require "raycai.ray.day2_cluster"
 local ui = require "raycai.ui"
 
 local M = {}
@@ -61,37 +61,23 @@ local function wait_stopped(ctx, st)
 end
 
 
---- The cluster's state and applications (by name) when it has a head; else nil, a line naming it.
-local function existing(ctx)
-  local st, err = subs.cluster(ctx)
-  local list, lerr
-  if st then list, lerr = apps.list(st) end
-  if st and not list then return nil, "could not list the cluster's applications: " .. tostring(lerr) end
-  if not st or not list[st.names.head] then
-    return nil, ("cluster %s does not exist in project %s (%s)"):format(ctx.params.cluster,
-      ctx.params.project, st and "no head application" or err)
-  end
-  return st, list
-end
-
-
 --- resume: true when the cluster exists (it brings back a cluster, it does not create one),
 --- else nil, a line naming it and the fix.
 function M.exists(ctx)
-  local st, err = existing(ctx)
-  if not st then return nil, err .. "; run up to create it" end
+  local st, err, code = lookup.existing(ctx)
+  if not st then return nil, code == 1 and (err .. "; run up to create it") or err, code end
   return true
 end
 
 
 function M.run(ctx, args)
   if args and #args.words > 0 then
-    ui.error(("unexpected argument '%s' for suspend"):format(args.words[1]))
+    ui.error(("unexpected argument '%s' for suspend; it takes none"):format(args.words[1]))
     return 2
   end
   local recipe = ctx.options.recipe or "RECIPE"
-  local st, list = existing(ctx)
-  if not st then ui.error(list .. "; nothing to suspend") return 1 end
+  local st, list, code = lookup.existing(ctx)
+  if not st then ui.error(code == 1 and (list .. "; nothing to suspend") or list) return code end
   -- workers of every group first (they would only try to rejoin a stopped head), then the head
   local workers, head = {}, list[st.names.head]
   for _, a in pairs(list) do
@@ -114,9 +100,8 @@ function M.run(ctx, args)
   release()
   if not ok then ui.error(serr) return 1 end
   if not done then ui.error(werr) return 1 end
-  ui.event("cluster_suspended", { cluster = ctx.params.cluster, stopped = #workers + (apps.LIVE[head.status] and 1 or 0) })
-  ui.out(("cluster %s suspended: its applications are stopped (no CPU/GPU held); the project, venv and files "
-    .. "are kept. Bring it back with: raycai-run %s resume"):format(ctx.params.cluster, recipe))
+  require("raycai.ui.day2_report").suspended(ctx.params.cluster, #workers + (apps.LIVE[head.status] and 1 or 0),
+    recipe)
   return 0
 end
 

@@ -43,7 +43,8 @@ M.BASIC_STATUS_COLUMNS = { { "KIND", "kind" }, { "NAME", "name" }, { "STATE", "s
 M.STATUS_EVENT_FIELDS = { "kind", "role", "name", "state", "cpu", "memory", "gpu", "created_at", "group" }
 
 
---- Rows of cells under the headers of `columns`.
+--- Rows of cells under the headers of `columns` ({ header, field, format(value, row) }), for
+--- ui.table (raycai.ui.day2_report's tables use it too).
 local function cells(columns, rows)
   local t = { {} }
   for i, c in ipairs(columns) do t[1][i] = c[1] end
@@ -58,6 +59,7 @@ local function cells(columns, rows)
   end
   return t
 end
+M.cells = cells
 
 
 --- plan's changes: the table, one plan_change event each, the closing line and plan_summary.
