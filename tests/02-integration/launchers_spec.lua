@@ -774,7 +774,10 @@ print(c.getresponse().status)
       it("honours a lock as raycai does: while its silence is below the longer of its stale_after and timeouts.lock", function()
         local c = new_cluster()
         local d = dir_of(c)
-        local function lock(t) t.holder, t.action = "spec@test", "up" assert(fs.write(fs.join(d, "lock.json"), cjson.encode(t))) end
+        local function lock(t)
+          t.holder, t.action = "spec@test", "up"
+          assert(fs.write(fs.join(d, "lock.json"), cjson.encode(t)))
+        end
         local now = math.floor(clock.time())
         -- the holder's own stale_after (1 s) passed 29 s ago; raycai's timeouts.lock (120 s) has not
         lock { token = "t1", beat_at = now - 30, stale_after = 1 }
