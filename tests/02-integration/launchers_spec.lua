@@ -759,6 +759,27 @@ print(c.getresponse().status)
           gap = math.max(gap, now[1].cycles - last[1].cycles)
           last = now
         end
+        -- `true` is no number of minutes (raycai's status shows it off): off
+        settings(c, { idle_minutes = true, generation = "g1" })
+        local off = wait_state(c, "the watcher to read idle_minutes = true", function(st)
+          return st.settings and st.settings.generation == "g1"
+        end)
+        assert.equal("off", off[1].verdict)
+        -- not armed (another generation) with a tiny period: it looks again soon, but at most
+        -- once per 0.05 s (AUTOSTOP_CHECK_MIN), not in a tight loop
+        settings(c, { idle_minutes = 1e-6, generation = "other-1" })
+        local t1 = clock.monotonic()
+        local first = wait_state(c, "the watcher to be not armed", function(st)
+          return st.settings and st.settings.generation == "other-1"
+        end)
+        assert.equal("not armed", first[1].verdict)
+        clock.sleep(1)
+        settings(c, { idle_minutes = 1e-6, generation = "other-2" })
+        local second = wait_state(c, "the watcher to read other-2", function(st)
+          return st.settings and st.settings.generation == "other-2"
+        end)
+        local looks = second[1].cycles - first[1].cycles
+        assert.truthy(looks >= 1 and looks <= (clock.monotonic() - t1) / 0.05 + 2, second[2])
         -- armed but kept busy by a live lock: many looks (every 0.06 s), one write
         settings(c, { idle_minutes = 0.01, generation = "g1", lock_stale_after = 600 })
         assert(fs.write(fs.join(dir_of(c), "lock.json"), cjson.encode {
