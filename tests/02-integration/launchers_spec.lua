@@ -847,6 +847,17 @@ print(c.getresponse().status)
             assert.is_nil(text:find(secret, 1, true))
           end
         end
+        -- a Ray token with a line break: http.client refuses the dashboard request quoting the
+        -- header; the watcher counts that as not idle and writes the reason without the token
+        local bad = { "0123abcd4567ef89", "fedc9876ba543210" }
+        assert(fs.write(fs.join(dir_of(c), "auth", "g1.token"), bad[1] .. "\n" .. bad[2] .. "\n"))
+        local st = wait_state(c, "the watcher to see Ray's activity as unknown", function(x)
+          return x.verdict == "unknown"
+        end)
+        assert.matches("did not answer", st[1].reason)
+        for _, text in ipairs { st[2], read(fs.join(dir_of(c), "logs", "autostop.log")), read(h.log) } do
+          for _, secret in ipairs(bad) do assert.is_nil(text:find(secret, 1, true), text) end
+        end
         assert.is_true(h.p:running())
         assert.equal(200, (client:request { method = "GET", url = "http://127.0.0.1:" .. h.port .. "/",
                                             headers = { ["User-Agent"] = "raycai-tests" } }).status)
