@@ -700,6 +700,169 @@ print(c.getresponse().status)
         assert.matches("ERROR: no%-such%-pkg", log)
       end
     end)
+
+    -- (issue 16) the head's autostop watcher on its own: its API (CDSW_API_URL) is a port where
+    -- nothing listens, so a teardown it attempts fails and is counted (attempts) and logged.
+    describe("autostop watcher", function()
+      local function dir_of(c) return fs.join(project, ".raycai", c.name) end
+
+      local function watcher_state(c)
+        local text = fs.read(fs.join(dir_of(c), "autostop.state.json"))
+        return text and cjson.decode(text), text
+      end
+
+      local function settings(c, t)
+        t.cluster = c.name
+        assert(fs.write(fs.join(dir_of(c), "autostop.json"), cjson.encode(t)))
+      end
+
+      local function start_watched(c, extra)
+        local env = { CDSW_API_URL = "http://127.0.0.1:" .. free_port() .. "/api/v1",
+                      CDSW_APIV2_KEY = "workload-key-for-tests", CDSW_PROJECT_ID = "p1" }
+        for k, v in pairs(extra or {}) do env[k] = v end
+        local h = launch(c.head, "g1", env)
+        wait_for("head.json of g1", function()
+          local info = fs.read(c.head_json)
+          return info and cjson.decode(info).generation == "g1"
+        end)
+        return h
+      end
+
+      --- Wait for a state that `ok` accepts; returns it and its text.
+      local function wait_state(c, what, ok)
+        return wait_for(what, function()
+          local st, text = watcher_state(c)
+          if st and ok(st) then return { st, text } end
+        end)
+      end
+
+      it("writes its state file only when what it says changes (off: nothing every 2 s)", function()
+        local c = new_cluster()
+        settings(c, { idle_minutes = 0, generation = "probe-0" })
+        start_watched(c)
+        local last = wait_state(c, "the watcher to see probe-0", function(st)
+          return st.verdict == "off" and st.settings and st.settings.generation == "probe-0"
+        end)
+        -- each probe (a change of the off settings) makes it write once, with its cycle count:
+        -- a gap of 2 or more between two writes is a look that changed nothing and wrote nothing
+        local gap, k = 0, 0
+        while gap < 2 do
+          k = k + 1
+          assert(k <= 20, "the watcher's cycle count never advanced by 2 between two probes")
+          clock.sleep(3)  -- longer than the 2 s between two looks while off
+          assert.equal(last[2], select(2, watcher_state(c)), "the state file was rewritten with no change")
+          settings(c, { idle_minutes = 0, generation = "probe-" .. k })
+          local now = wait_state(c, "the watcher to see probe-" .. k, function(st)
+            return st.settings and st.settings.generation == "probe-" .. k
+          end)
+          assert.equal("off", now[1].verdict)
+          gap = math.max(gap, now[1].cycles - last[1].cycles)
+          last = now
+        end
+        -- `true` is no number of minutes (raycai's status shows it off): off
+        settings(c, { idle_minutes = true, generation = "g1" })
+        local off = wait_state(c, "the watcher to read idle_minutes = true", function(st)
+          return st.settings and st.settings.generation == "g1"
+        end)
+        assert.equal("off", off[1].verdict)
+        -- not armed (another generation) with a tiny period: it looks again soon, but at most
+        -- once per 0.05 s (AUTOSTOP_CHECK_MIN), not in a tight loop
+        settings(c, { idle_minutes = 1e-6, generation = "other-1" })
+        local t1 = clock.monotonic()
+        local first = wait_state(c, "the watcher to be not armed", function(st)
+          return st.settings and st.settings.generation == "other-1"
+        end)
+        assert.equal("not armed", first[1].verdict)
+        clock.sleep(1)
+        settings(c, { idle_minutes = 1e-6, generation = "other-2" })
+        local second = wait_state(c, "the watcher to read other-2", function(st)
+          return st.settings and st.settings.generation == "other-2"
+        end)
+        local looks = second[1].cycles - first[1].cycles
+        assert.truthy(looks >= 1 and looks <= (clock.monotonic() - t1) / 0.05 + 2, second[2])
+        -- armed but kept busy by a live lock: many looks (every 0.06 s), one write
+        settings(c, { idle_minutes = 0.01, generation = "g1", lock_stale_after = 600 })
+        assert(fs.write(fs.join(dir_of(c), "lock.json"), cjson.encode {
+          token = "t-live", holder = "spec@test", action = "up", beat_at = math.floor(clock.time()), stale_after = 600 }))
+        local busy = wait_state(c, "the watcher to see the lock", function(st) return st.verdict == "busy" end)
+        clock.sleep(1)
+        assert.equal(busy[2], select(2, watcher_state(c)), "the state file was rewritten with no change")
+        os.remove(fs.join(dir_of(c), "lock.json"))
+        local idle = wait_state(c, "the watcher to count idle time", function(st) return st.verdict ~= "busy" end)
+        assert.truthy(idle[1].cycles - busy[1].cycles >= 2, idle[2])
+      end)
+
+      it("honours a lock as raycai does: while its silence is below the longer of its stale_after and timeouts.lock", function()
+        local c = new_cluster()
+        local d = dir_of(c)
+        local function lock(t)
+          t.holder, t.action = "spec@test", "up"
+          assert(fs.write(fs.join(d, "lock.json"), cjson.encode(t)))
+        end
+        local now = math.floor(clock.time())
+        -- the holder's own stale_after (1 s) passed 29 s ago; raycai's timeouts.lock (120 s) has not
+        lock { token = "t1", beat_at = now - 30, stale_after = 1 }
+        settings(c, { idle_minutes = 0.01, generation = "g1", lock_stale_after = 120 })
+        start_watched(c)
+        local busy = wait_state(c, "the watcher to honour the lock", function(st) return st.verdict == "busy" end)
+        assert.matches("holds the cluster's lock %(up of spec@test%)", busy[1].reason)
+        clock.sleep(1)  -- ~16 periods of 0.6 s / 10: still nothing attempted
+        local st = watcher_state(c)
+        assert.same({ "busy", 0 }, { st.verdict, st.attempts })
+        -- a heartbeat of that lock 10 s ago does not change that; a malformed one does not count
+        assert(fs.write(fs.join(d, "lock.beat.t1." .. (now - 10) .. ".json"), "{}"))
+        assert(fs.write(fs.join(d, "lock.beat.t1.99999999999.5.json"), "{}"))
+        -- the holder's stale_after is the longer one: 1000 s
+        lock { token = "t1", beat_at = now - 200, stale_after = 1000 }
+        clock.sleep(1)
+        assert.same({ "busy", 0 }, { watcher_state(c).verdict, watcher_state(c).attempts })
+        -- without lock_stale_after in autostop.json, raycai's default (600 s) is the watcher's own
+        os.remove(fs.join(d, "lock.beat.t1." .. (now - 10) .. ".json"))
+        lock { token = "t1", beat_at = now - 200, stale_after = 1 }
+        settings(c, { idle_minutes = 0.01, generation = "g1" })
+        clock.sleep(1)
+        assert.same({ "busy", 0 }, { watcher_state(c).verdict, watcher_state(c).attempts })
+        -- silent longer than both (120 s, as autostop.json says again, and 1 s): stale, so idle,
+        -- and after the idle period the watcher tries to stop the cluster (its API is away)
+        settings(c, { idle_minutes = 0.01, generation = "g1", lock_stale_after = 120 })
+        wait_state(c, "the watcher to try a teardown", function(s) return s.attempts >= 1 end)
+        local log = read(fs.join(d, "logs", "autostop.log"))
+        assert.matches("could not stop the cluster: GET /projects/p1/applications: the API is unreachable", log)
+      end)
+
+      it("never writes a key that an HTTP header cannot carry, and keeps the head running", function()
+        local c = new_cluster()
+        settings(c, { idle_minutes = 0.01, generation = "g1" })
+        local key = "s3cret-part-one\ns3cret-part-two"
+        local h = start_watched(c, { CDSW_APIV2_KEY = key })
+        wait_state(c, "two failed attempts", function(st) return st.attempts >= 2 end)
+        local log = read(fs.join(dir_of(c), "logs", "autostop.log"))
+        assert.matches("could not stop the cluster: CDSW_APIV2_KEY of this workload has characters an HTTP "
+                       .. "header cannot carry", log)
+        local token = read(fs.join(dir_of(c), "auth", "g1.token")):match("%x+")
+        assert.truthy(token)
+        for _, text in ipairs { log, read(h.log), read(fs.join(dir_of(c), "logs", "head.log")),
+                                read(fs.join(dir_of(c), "autostop.state.json")) } do
+          for _, secret in ipairs { "s3cret-part-one", "s3cret-part-two", token } do
+            assert.is_nil(text:find(secret, 1, true))
+          end
+        end
+        -- a Ray token with a line break: http.client refuses the dashboard request quoting the
+        -- header; the watcher counts that as not idle and writes the reason without the token
+        local bad = { "0123abcd4567ef89", "fedc9876ba543210" }
+        assert(fs.write(fs.join(dir_of(c), "auth", "g1.token"), bad[1] .. "\n" .. bad[2] .. "\n"))
+        local st = wait_state(c, "the watcher to see Ray's activity as unknown", function(x)
+          return x.verdict == "unknown"
+        end)
+        assert.matches("did not answer", st[1].reason)
+        for _, text in ipairs { st[2], read(fs.join(dir_of(c), "logs", "autostop.log")), read(h.log) } do
+          for _, secret in ipairs(bad) do assert.is_nil(text:find(secret, 1, true), text) end
+        end
+        assert.is_true(h.p:running())
+        assert.equal(200, (client:request { method = "GET", url = "http://127.0.0.1:" .. h.port .. "/",
+                                            headers = { ["User-Agent"] = "raycai-tests" } }).status)
+      end)
+    end)
   end)
 
   -- CML may run a script inside the runtime's kernel: exec() of its text, no __file__, a

@@ -8,7 +8,9 @@ local run = require "support.run"
 local fs = require "raycai.fs"
 local http = require "raycai.http"
 local cjson = require "cjson"
+local clock = require "raycai.clock"
 local cl = require "support.cluster"
+local autostop = require "raycai.ray.autostop"
 
 local GPU = "recipes/gpu_cluster.lua"
 local free_port = require("support.ports").free
@@ -76,6 +78,8 @@ describe("autostop in exec mode", function()
   end
 
   local function state() return read_json(home .. "/.raycai/gpu/autostop.state.json") end
+  --- Seconds the watcher has seen the cluster busy, by its state file (written on changes only).
+  local function busy_for(x) return x and x.verdict == "busy" and x.busy_since and clock.time() - x.busy_since or 0 end
   local function log() return fs.read(home .. "/.raycai/gpu/logs/autostop.log") or "" end
 
   --- A detached driver that stays connected until the file `release` exists; waits until Ray
@@ -162,7 +166,7 @@ describe("autostop in exec mode", function()
     local r = raycai { "autostop", "--idle-minutes", "0.01" }
     assert.equal(0, r.code, r.stderr .. r.stdout)
     -- busy for many periods (0.6 s each) while the driver is connected: nothing stops
-    assert.truthy(s:wait_for(function() local x = state() return x and x.verdict == "busy" and x.busy_s > 3 end, 120,
+    assert.truthy(s:wait_for(function() local x = state() return busy_for(x) > 3 end, 120,
                              "the watcher to see the driver for 5 periods"))
     assert.truthy(every_app("APPLICATION_RUNNING"))
     r = raycai { "autostop", "--cancel" }
@@ -171,9 +175,19 @@ describe("autostop in exec mode", function()
     assert(fs.write(release, "go"))
     assert.truthy(s:wait_for(function() local d = activity() return d and d.is_active == "INACTIVE" end, 120,
                              "the driver to end"))
-    -- three more cycles of the watcher (off) after the driver ended: still running
-    local c0 = state().cycles
-    assert.truthy(s:wait_for(function() local x = state() return x and x.cycles >= c0 + 3 end, 60, "three cycles"))
+    -- three more cycles of the watcher (off) after the driver ended: still running. Its state file
+    -- changes only with what it says, so the spec changes the (off) settings it reads, again and
+    -- again, until a write shows three more looks
+    local c0, k = state().cycles, 0
+    assert.truthy(s:wait_for(function()
+      k = k + 1
+      assert(fs.write(home .. "/.raycai/gpu/autostop.json", autostop.content("gpu", 0, false, "probe-" .. k, 600)))
+      local seen = s:wait_for(function()
+        local x = state()
+        return x and x.settings and x.settings.generation == "probe-" .. k and x
+      end, 60, "the watcher to read probe-" .. k)
+      return seen and seen.verdict == "off" and seen.cycles >= c0 + 3
+    end, 120, "three cycles"))
     assert.truthy(every_app("APPLICATION_RUNNING"))
     assert.not_matches("stopping", log())
   end)
@@ -183,7 +197,7 @@ describe("autostop in exec mode", function()
     hold_driver(release)
     local r = raycai { "autostop", "--idle-minutes", "0.01" }
     assert.equal(0, r.code, r.stderr .. r.stdout)
-    assert.truthy(s:wait_for(function() local x = state() return x and x.verdict == "busy" and x.busy_s > 1.5 end,
+    assert.truthy(s:wait_for(function() return busy_for(state()) > 1.5 end,
                              120, "the watcher to see the driver"))
     assert.truthy(every_app("APPLICATION_RUNNING"))
     -- a neighbour whose name shares the prefix (cluster gpu-2): not this cluster's to stop

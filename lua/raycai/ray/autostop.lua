@@ -5,7 +5,9 @@
 -- AUTOSTOP column of status and list (text). docs/jobs.md "Autostop" says why it is built so.
 --
 -- autostop.json: {"cluster", "idle_minutes" (0: off), "down" (true: delete the applications,
--- false: :stop them), "generation" (the head generation it is armed for)}. It is a project file,
+-- false: :stop them), "generation" (the head generation it is armed for), "lock_stale_after" (the
+-- recipe's timeouts.lock: the watcher honours a cluster lock as raycai.ray.lock does, while its
+-- holder's silence is below the longer of this and the holder's own stale_after)}. It is a project file,
 -- not part of any launcher's text or the applications' spec, so changing it never rolls an
 -- application; the watcher re-reads it every cycle. It holds no secret.
 local files = require "raycai.cml.files"
@@ -33,11 +35,11 @@ end
 
 
 --- The file's text: fixed key order, so the same settings are the same bytes (an up that
---- changes nothing uploads nothing).
-function M.content(cluster, minutes, down, generation)
-  return ('{"cluster":%s,"idle_minutes":%s,"down":%s,"generation":%s}\n'):format(cjson.encode(cluster),
-    cjson.encode(minutes),
-    down and "true" or "false", cjson.encode(generation or ""))
+--- changes nothing uploads nothing). lock_stale: the run's timeouts.lock (seconds).
+function M.content(cluster, minutes, down, generation, lock_stale)
+  return ('{"cluster":%s,"idle_minutes":%s,"down":%s,"generation":%s,"lock_stale_after":%s}\n'):format(
+    cjson.encode(cluster), cjson.encode(minutes), down and "true" or "false", cjson.encode(generation or ""),
+    cjson.encode(lock_stale))
 end
 
 
@@ -72,7 +74,7 @@ end
 function M.arm(ctx, st, generation)
   if not (st and st.client and st.project and st.names and generation) then return true end
   local a = ctx.params.autostop
-  local content = M.content(ctx.params.cluster, a.idle_minutes, a.down, generation)
+  local content = M.content(ctx.params.cluster, a.idle_minutes, a.down, generation, ctx.params.timeouts.lock)
   local path = M.path(st.names)
   -- the cluster folder as this run's plan listed it (setup_venv), so that an up of a cluster
   -- without autostop sends no request for it; autostop.json is written by nobody else in a run
@@ -151,7 +153,7 @@ function M.run(ctx, args)
   end
   local generation = require("raycai.ray.apps").env_of(head).RAYCAI_GENERATION
   local ok, werr = files.sync(st.client, st.project.id, M.path(st.names),
-    M.content(ctx.params.cluster, want.minutes, want.down, generation))
+    M.content(ctx.params.cluster, want.minutes, want.down, generation, ctx.params.timeouts.lock))
   if not ok then ui.error("could not write " .. M.path(st.names) .. ": " .. tostring(werr)) return 1 end
   report.autostop_set(ctx.params.cluster, want.minutes, want.down, generation)
   return 0

@@ -110,6 +110,9 @@ end
 
 
 --- How long the holder of `info` may stay silent: its own stale_after or ours, the longer.
+--- The autostop watcher (templates/head.py.tmpl, Autostop.lock_holder) applies this same rule
+--- (with silence() above), "ours" being timeouts.lock as autostop.json's lock_stale_after: keep
+--- the two in step.
 local function stale_limit(self, info)
   return math.max(self.stale_after, tonumber(info.stale_after) or 0)
 end
