@@ -27,7 +27,8 @@ describe("autostop.arm", function()
   end)
 
   local function ctx(minutes, down)
-    return { params = { cluster = "gpu", autostop = { idle_minutes = minutes, down = down } } }
+    return { params = { cluster = "gpu", autostop = { idle_minutes = minutes, down = down },
+                          timeouts = { lock = 600 } } }
   end
 
   local function st(entries)
@@ -61,15 +62,15 @@ describe("autostop.arm", function()
   it("on: one listing and an upload; the same settings again: one listing and one download", function()
     assert.same({ lists = 1, downloads = 0, uploads = 1, deletes = 0 },
                 counted(function() return autostop.arm(ctx(10, true), st(nil), "g1") end))
-    assert.equal(autostop.content("gpu", 10, true, "g1"), c:download_file(pid, autostop.path(names)))
+    assert.equal(autostop.content("gpu", 10, true, "g1", 600), c:download_file(pid, autostop.path(names)))
     assert.same({ lists = 1, downloads = 1, uploads = 0, deletes = 0 },
                 counted(function() return autostop.arm(ctx(10, true), st(nil), "g1") end))
   end)
 
   it("off with a file of the same size: one listing, one download (compared once), the file replaced", function()
     -- idle 1 and idle 0 are the same length: the listing's size cannot tell them apart
-    assert(files.sync(c, pid, autostop.path(names), autostop.content("gpu", 1, false, "g2")))
-    local want = autostop.content("gpu", 0, false, "g2")
+    assert(files.sync(c, pid, autostop.path(names), autostop.content("gpu", 1, false, "g2", 600)))
+    local want = autostop.content("gpu", 0, false, "g2", 600)
     assert.equal(#want, #c:download_file(pid, autostop.path(names)))
     assert.same({ lists = 1, downloads = 1, uploads = 1, deletes = 1 },
                 counted(function() return autostop.arm(ctx(0, false), st(nil), "g2") end))
